@@ -1,0 +1,36 @@
+# The two commands of the quick start (`make demo`, `make test`) and the Dagster UI (`make dev`).
+# Each target creates or updates .venv by itself from pyproject.toml.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo dev test test-all lint stack-down clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)  ## the main job on the embedded local stack, end to end
+	$(BIN)/baton demo
+
+dev: $(STAMP)  ## the local stack plus the Dagster UI on http://127.0.0.1:3000
+	$(BIN)/baton dev
+
+test: $(STAMP)  ## the default (fast) test run
+	$(BIN)/python -m pytest
+
+test-all: $(STAMP)  ## every test, slow ones included
+	$(BIN)/python -m pytest -m ''
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+stack-down: $(STAMP)
+	$(BIN)/baton stack down
+
+clean: stack-down
+	rm -rf .baton

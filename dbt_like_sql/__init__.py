@@ -1,0 +1,1 @@
+"""SQL models on Snowflake and the small dbt-like engine that compiles and runs them."""

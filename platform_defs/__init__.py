@@ -1,0 +1,1 @@
+"""Baton's Dagster code location: assets, resources, schedules and sensors."""

@@ -1,0 +1,16 @@
+"""The one `Definitions` of Baton's code location.
+
+Settings are resolved when this module loads (`load_settings`), so a wrong environment fails
+the code location at once, with a message naming the variable, instead of a run later on.
+"""
+
+from __future__ import annotations
+
+from dagster import Definitions
+
+from platform_defs.resources import build_resources
+from platform_defs.settings import load_settings
+
+settings = load_settings()
+
+defs = Definitions(resources=build_resources(settings))

@@ -1,0 +1,47 @@
+"""Turn `Settings` into the resources every asset uses, the same keys in every environment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dagster import EnvVar
+from dagster_aws.s3 import S3Resource
+from dagster_aws.ssm import SSMResource
+from dagster_snowflake import SnowflakeResource
+
+from platform_defs.resources.lake import Lake, LocalLake
+from platform_defs.resources.warehouse import LocalSnowflakeResource
+from platform_defs.settings import Settings
+
+__all__ = ["build_resources"]
+
+
+def build_resources(settings: Settings) -> dict[str, Any]:
+    """The resources for `settings.env`; only the local variants add first-use set-up."""
+    local = settings.env == "local"
+    aws = {
+        "region_name": settings.aws.region,
+        "endpoint_url": settings.aws.endpoint_url,
+        "aws_access_key_id": settings.aws.access_key_id,
+        "aws_secret_access_key": settings.aws.secret_access_key,
+    }
+    s3 = S3Resource(**aws)
+    lake_class = LocalLake if local else Lake
+    snowflake_class = LocalSnowflakeResource if local else SnowflakeResource
+    sf = settings.snowflake
+    password: str | EnvVar | None = EnvVar(sf.password_env) if sf.password_env else sf.password
+    return {
+        "s3": s3,
+        "ssm": SSMResource(**aws),
+        "lake": lake_class(bucket=settings.lake_bucket, s3=s3),
+        "snowflake": snowflake_class(
+            account=sf.account,
+            user=sf.user,
+            password=password,
+            private_key_path=sf.private_key_path,
+            database=sf.database,
+            warehouse=sf.warehouse,
+            role=sf.role,
+            additional_snowflake_connection_args=dict(sf.connection_args) or None,
+        ),
+    }

@@ -1,0 +1,40 @@
+"""The lake bucket: where the raw, lake and quarantine zones live."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
+from dagster import ConfigurableResource, InitResourceContext
+from dagster_aws.s3 import S3Resource
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+__all__ = ["Lake", "LocalLake"]
+
+
+class Lake(ConfigurableResource):
+    """The lake bucket on AWS, which infrastructure (infra/) creates; Baton only uses it."""
+
+    bucket: str
+    s3: S3Resource
+
+    def client(self) -> S3Client:
+        return self.s3.get_client()
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key.lstrip('/')}"
+
+
+class LocalLake(Lake):
+    """The lake bucket on the local stack, created on first use so a fresh stack needs no set-up."""
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        client = self.client()
+        try:
+            client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket"):
+                raise
+            client.create_bucket(Bucket=self.bucket)

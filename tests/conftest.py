@@ -1,0 +1,36 @@
+"""The session's local stack: the real services on free loopback ports, in a temporary home.
+
+Tests that need AWS or Snowflake take `local_stack`; the fixture exports the stack's environment
+(as `eval "$(baton stack env)"` would) so code under test finds it exactly as a user's would.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from local_stack.services import SERVICES
+from local_stack.stack import LocalStack
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    home = tmp_path_factory.mktemp("baton-home")
+    stack = LocalStack(home, ports={spec.name: 0 for spec in SERVICES})
+    saved = dict(os.environ)
+    try:
+        stack.up()
+        os.environ.update(stack.environment())
+        yield stack
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        stack.down()
+
+
+@pytest.fixture
+def stack_home(local_stack: LocalStack) -> Path:
+    return local_stack.home
