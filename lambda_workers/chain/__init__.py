@@ -1,0 +1,1 @@
+"""The relay chain: cursor store, time budget, chunk writer, runner and relay."""

@@ -1,0 +1,155 @@
+"""Where a chain's cursor record lives: an abstract store, and Parameter Store behind it.
+
+The record is the single source of truth for where a chain stands. Parameter Store keeps its
+last 100 versions, so with one commit per link the parameter history is the chain's history.
+The halt flag is a parameter of its own: a link committing its record can then never overwrite
+a halt that arrived while it worked, and one `GetParameters` call still reads both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+from lambda_workers.events import ChainAddress
+from lambda_workers.exceptions import CursorRecordError
+
+if TYPE_CHECKING:
+    from mypy_boto3_ssm import SSMClient
+
+__all__ = ["RECORD_LIMIT_BYTES", "CursorRecord", "CursorStore", "SsmCursorStore", "parameter_name"]
+
+RECORD_LIMIT_BYTES = 4096  # a standard parameter's value
+STATUSES = ("running", "done", "halted", "failed")
+
+
+def parameter_name(deployment: str, chain: ChainAddress) -> str:
+    """`/baton/<env>/chains/<asset>/<partition>[/<shard>]`."""
+    return f"/baton/{deployment}/chains/{chain.path()}"
+
+
+def halt_parameter_name(deployment: str, chain: ChainAddress) -> str:
+    return f"/baton/{deployment}/halts/{chain.path()}"
+
+
+@dataclass
+class CursorRecord:
+    """Where one chain stands. `cursor` is the source's own position, opaque to the runner."""
+
+    chain_id: str
+    status: str
+    cursor: dict[str, Any]
+    link: int = 0
+    rows: int = 0
+    bytes: int = 0
+    chunks: int = 0
+    quarantined: int = 0
+    started_at: str = ""
+    updated_at: str = ""
+    last_error: str | None = None
+    window_closed: bool = False
+    total: int | None = None
+    billed_ms: int = 0
+    page_ms: float = 0.0
+    commit_ms: float = 0.0
+    prefix: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, parameter: str, text: str) -> CursorRecord:
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CursorRecordError(parameter, f"is not JSON ({exc.msg} at character {exc.pos})") from exc
+        if not isinstance(raw, dict):
+            raise CursorRecordError(parameter, "is not a JSON object")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise CursorRecordError(parameter, f"has unknown fields {unknown}")
+        for required in ("chain_id", "status", "cursor"):
+            if required not in raw:
+                raise CursorRecordError(parameter, f"lacks the field {required!r}")
+        if raw["status"] not in STATUSES:
+            raise CursorRecordError(parameter, f"has status {raw['status']!r}, not one of {', '.join(STATUSES)}")
+        if not isinstance(raw["cursor"], dict):
+            raise CursorRecordError(parameter, "has a cursor that is not a JSON object")
+        try:
+            return cls(**raw)
+        except TypeError as exc:
+            raise CursorRecordError(parameter, str(exc)) from exc
+
+
+class CursorStore(ABC):
+    """Load and commit cursor records and read halt flags; the logic is written once, here."""
+
+    def load(self, deployment: str, chain: ChainAddress) -> tuple[CursorRecord | None, bool]:
+        """The chain's record (None if it never ran) and whether it is flagged to halt."""
+        name = parameter_name(deployment, chain)
+        values = self._get_values([name, halt_parameter_name(deployment, chain)])
+        text = values.get(name)
+        record = CursorRecord.from_json(name, text) if text is not None else None
+        return record, values.get(halt_parameter_name(deployment, chain)) == "halt"
+
+    def commit(self, deployment: str, chain: ChainAddress, record: CursorRecord) -> None:
+        name = parameter_name(deployment, chain)
+        text = record.to_json()
+        size = len(text.encode())
+        if size > RECORD_LIMIT_BYTES:
+            raise CursorRecordError(name, f"would be {size} bytes, over the {RECORD_LIMIT_BYTES}-byte limit")
+        self._put_value(name, text)
+
+    def set_halt(self, deployment: str, chain: ChainAddress, halt: bool) -> None:
+        """Flag (or unflag) a chain to stop; the next link to start sees it and stops."""
+        name = halt_parameter_name(deployment, chain)
+        if halt:
+            self._put_value(name, "halt")
+        else:
+            self._delete_value(name)
+
+    def history(self, deployment: str, chain: ChainAddress) -> list[CursorRecord]:
+        """Committed records, oldest first: one per link, as far back as the store keeps them."""
+        name = parameter_name(deployment, chain)
+        return [CursorRecord.from_json(name, text) for text in self._history_values(name)]
+
+    @abstractmethod
+    def _get_values(self, names: list[str]) -> dict[str, str]: ...
+
+    @abstractmethod
+    def _put_value(self, name: str, value: str) -> None: ...
+
+    @abstractmethod
+    def _delete_value(self, name: str) -> None: ...
+
+    @abstractmethod
+    def _history_values(self, name: str) -> list[str]: ...
+
+
+class SsmCursorStore(CursorStore):
+    """Cursor records as standard String parameters in SSM Parameter Store."""
+
+    def __init__(self, client: SSMClient):
+        self._client = client
+
+    def _get_values(self, names: list[str]) -> dict[str, str]:
+        response = self._client.get_parameters(Names=names)
+        return {p["Name"]: p["Value"] for p in response["Parameters"]}
+
+    def _put_value(self, name: str, value: str) -> None:
+        self._client.put_parameter(Name=name, Value=value, Type="String", Tier="Standard", Overwrite=True)
+
+    def _delete_value(self, name: str) -> None:
+        with contextlib.suppress(self._client.exceptions.ParameterNotFound):
+            self._client.delete_parameter(Name=name)
+
+    def _history_values(self, name: str) -> list[str]:
+        values: list[str] = []
+        for page in self._client.get_paginator("get_parameter_history").paginate(Name=name):
+            values.extend(p["Value"] for p in page["Parameters"])
+        return values

@@ -1,0 +1,224 @@
+"""One link of a relay chain: decide, work within the time budget, write, commit, hand on.
+
+Order matters for safety: every page's chunk is durably in S3 before the cursor that covers it
+is committed to Parameter Store. A link killed anywhere is re-run from the last committed
+cursor; it rewrites the same chunk keys and first removes what the killed attempt wrote past
+that cursor, so nothing is lost and nothing is duplicated.
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from lambda_workers.chain.budget import TimeBudget
+from lambda_workers.chain.chunks import ChunkWriter, chunk_key, encode_jsonl
+from lambda_workers.chain.cursor_store import CursorRecord, CursorStore, parameter_name
+from lambda_workers.chain.validation import record_problem
+from lambda_workers.events import LinkEvent
+from lambda_workers.exceptions import ChainBusyError, RetryLaterError
+from lambda_workers.sources.base import Page, Source
+
+__all__ = ["ChainRunner", "LambdaContext", "Relay"]
+
+logger = logging.getLogger(__name__)
+
+
+class LambdaContext(Protocol):
+    aws_request_id: str
+    memory_limit_in_mb: str | int
+
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+class Relay(Protocol):
+    """Hands the baton on in relay mode: runs the next link asynchronously."""
+
+    def send(self, event: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class _Decision:
+    record: CursorRecord | None  # None: nothing to run
+    fresh: bool  # a new chain (nothing in S3 to clean up)
+    outcome: str = ""  # why nothing runs: "skipped", "duplicate", "superseded", "halted", "finished"
+
+
+class ChainRunner:
+    def __init__(
+        self,
+        store: CursorStore,
+        writer: ChunkWriter,
+        relay: Relay | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        self._store = store
+        self._writer = writer
+        self._relay = relay
+        self._now = now
+
+    def run_link(self, event: LinkEvent, source: Source, context: LambdaContext) -> dict[str, Any]:
+        started = time.perf_counter()
+        record, halt = self._store.load(event.deployment, event.chain)
+        decision = self._decide(event, source, record, halt, context)
+        if decision.record is None:
+            return self._result(event, record, decision.outcome, started, context)
+        record = decision.record
+        if record.link >= event.max_links:
+            record.status = "failed"
+            record.last_error = f"max_links {event.max_links} reached with the source not exhausted (runaway guard)"
+            self._commit(event, record, started)
+            return self._result(event, record, "max_links", started, context)
+        if not decision.fresh:
+            self._writer.discard_uncommitted(f"{event.prefix}/{record.chain_id}", record.rows)
+            self._writer.discard_uncommitted(f"{event.quarantine_prefix}/{record.chain_id}", record.rows)
+        budget = TimeBudget(context.get_remaining_time_in_millis, record.page_ms, record.commit_ms)
+        link_rows, note = self._work(event, source, record, budget)
+        record.link += 1
+        record.extra["last_request_id"] = context.aws_request_id
+        record.page_ms = round(budget.page_ms, 1)
+        self._commit(event, record, started, budget)
+        if self._relay is not None and event.mode == "relay" and record.status == "running":
+            self._relay.send(event.continuation(record.chain_id, record.link + 1))
+        return self._result(event, record, note, started, context, link_rows=link_rows, pages=budget.pages_this_link)
+
+    def _decide(
+        self, event: LinkEvent, source: Source, record: CursorRecord | None, halt: bool, context: LambdaContext
+    ) -> _Decision:
+        if event.action == "continue":
+            if record is None or record.chain_id != event.chain_id:
+                return _Decision(None, False, "superseded")
+            if event.link is not None and record.link >= event.link:
+                return _Decision(None, False, "duplicate")
+            if record.status != "running":
+                return _Decision(None, False, "finished")
+            if halt:
+                return self._halt(event, record)
+            return _Decision(record, False)
+        if halt:
+            return self._halt(event, record) if record is not None else _Decision(None, False, "halted")
+        if record is None or event.full_refresh:
+            return _Decision(self._new_chain(source.initial_cursor()), True)
+        if record.status == "done":
+            if record.window_closed:
+                return _Decision(None, False, "skipped")
+            return _Decision(self._new_chain(source.resume_cursor(record.cursor)), True)
+        if record.status == "running":
+            age = (self._now() - datetime.fromisoformat(record.updated_at)).total_seconds()
+            busy_for = 2 * context.get_remaining_time_in_millis() / 1000
+            if age < busy_for:
+                raise ChainBusyError(
+                    f"chain {record.chain_id} of {event.chain.path()} committed link {record.link} {age:.0f} s ago "
+                    f"and is still running; halt it first, or wait {busy_for - age:.0f} s"
+                )
+        record.status = "running"
+        record.last_error = None
+        return _Decision(record, False)
+
+    def _halt(self, event: LinkEvent, record: CursorRecord) -> _Decision:
+        record.status = "halted"
+        record.last_error = "halted on request"
+        record.updated_at = self._now().isoformat()
+        self._store.commit(event.deployment, event.chain, record)
+        return _Decision(None, False, "halted")
+
+    def _new_chain(self, cursor: dict[str, Any]) -> CursorRecord:
+        now = self._now().isoformat()
+        return CursorRecord(chain_id=uuid.uuid4().hex, status="running", cursor=cursor, started_at=now, updated_at=now)
+
+    def _work(self, event: LinkEvent, source: Source, record: CursorRecord, budget: TimeBudget) -> tuple[int, str]:
+        """Fetch and write pages while the budget allows; leave the record ready to commit."""
+        record.prefix = f"{event.prefix}/{record.chain_id}"
+        link_rows = 0
+        while budget.can_afford_page():
+            page_started = time.perf_counter()
+            try:
+                page = source.fetch(record.cursor)
+            except RetryLaterError as exc:
+                logger.warning("link ends early: %s", exc)
+                return link_rows, str(exc)
+            except Exception as exc:
+                logger.exception("link failed at cursor %s", record.cursor)
+                record.status = "failed"
+                record.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+                return link_rows, "failed"
+            self._write_page(event, record, page)
+            link_rows += len(page.records)
+            budget.observe_page((time.perf_counter() - page_started) * 1000)
+            if page.exhausted:
+                record.status = "done"
+                record.window_closed = page.window_closed
+                return link_rows, "exhausted"
+        return link_rows, "budget spent"
+
+    def _write_page(self, event: LinkEvent, record: CursorRecord, page: Page) -> None:
+        if page.records:
+            row_from, row_to = record.rows, record.rows + len(page.records)
+            body = encode_jsonl(page.records)
+            self._writer.write(chunk_key(record.prefix, row_from, row_to), body)
+            rejected = [
+                {"row": row_from + index, "reason": problem, "record": item}
+                for index, item in enumerate(page.records)
+                if (problem := record_problem(item, event.validation))
+            ]
+            if rejected:
+                quarantine = chunk_key(f"{event.quarantine_prefix}/{record.chain_id}", row_from, row_to)
+                self._writer.write(quarantine, encode_jsonl(rejected))
+                logger.warning("quarantined %d of %d records (%s)", len(rejected), len(page.records), quarantine)
+            record.rows = row_to
+            record.bytes += len(body)
+            record.chunks += 1
+            record.quarantined += len(rejected)
+        record.cursor = page.next_cursor
+        if page.total is not None:
+            record.total = page.total
+
+    def _commit(self, event: LinkEvent, record: CursorRecord, started: float, budget: TimeBudget | None = None) -> None:
+        record.updated_at = self._now().isoformat()
+        record.billed_ms += int((time.perf_counter() - started) * 1000) + 1
+        commit_started = time.perf_counter()
+        self._store.commit(event.deployment, event.chain, record)
+        if budget is not None:
+            budget.observe_commit((time.perf_counter() - commit_started) * 1000)
+            record.commit_ms = round(budget.commit_ms, 1)
+
+    def _result(
+        self,
+        event: LinkEvent,
+        record: CursorRecord | None,
+        outcome: str,
+        started: float,
+        context: LambdaContext,
+        link_rows: int = 0,
+        pages: int = 0,
+    ) -> dict[str, Any]:
+        state = record.__dict__ if record is not None else {}
+        return {
+            "chain_id": state.get("chain_id"),
+            "status": state.get("status", "absent"),
+            "outcome": outcome,
+            "done": state.get("status") == "done",
+            "link": state.get("link", 0),
+            "cursor": state.get("cursor"),
+            "rows": state.get("rows", 0),
+            "bytes": state.get("bytes", 0),
+            "chunks": state.get("chunks", 0),
+            "quarantined": state.get("quarantined", 0),
+            "total": state.get("total"),
+            "window_closed": state.get("window_closed", False),
+            "last_error": state.get("last_error"),
+            "billed_ms": state.get("billed_ms", 0),
+            "link_rows": link_rows,
+            "link_pages": pages,
+            "link_ms": round((time.perf_counter() - started) * 1000, 1),
+            "memory_mb": int(context.memory_limit_in_mb),
+            "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "parameter": parameter_name(event.deployment, event.chain),
+            "prefix": state.get("prefix") or None,
+        }

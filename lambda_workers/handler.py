@@ -1,0 +1,44 @@
+"""The one Lambda entry point: `lambda_workers.handler.lambda_handler(event, context)`.
+
+Thin on purpose: parse and validate the event (a bad one is rejected before any side effect),
+build the runner on boto3 clients, run one link, return its result. AWS clients are created once
+per execution environment, so warm links skip the set-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from functools import cache
+from typing import Any
+
+import boto3
+
+from lambda_workers.chain.chunks import ChunkWriter
+from lambda_workers.chain.cursor_store import SsmCursorStore
+from lambda_workers.chain.relay import LambdaRelay
+from lambda_workers.chain.runner import ChainRunner, LambdaContext
+from lambda_workers.events import parse_event
+from lambda_workers.secrets import SecretReader
+from lambda_workers.sources import SourceContext, build_source
+
+__all__ = ["lambda_handler"]
+
+logging.getLogger().setLevel(os.environ.get("BATON_LOG_LEVEL", "INFO"))
+
+
+@cache
+def _client(service: str) -> Any:
+    return boto3.client(service)  # type: ignore[call-overload]
+
+
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    link_event = parse_event(event)
+    remaining = context.get_remaining_time_in_millis
+    source_context = SourceContext(
+        secrets=SecretReader(_client("ssm")), s3=_client("s3"), remaining_seconds=lambda: remaining() / 1000
+    )
+    source = build_source(link_event.source, source_context)
+    relay = LambdaRelay(_client("lambda"), context.invoked_function_arn) if link_event.mode == "relay" else None
+    runner = ChainRunner(SsmCursorStore(_client("ssm")), ChunkWriter(_client("s3"), link_event.bucket), relay)
+    return runner.run_link(link_event, source, context)

@@ -1,0 +1,145 @@
+"""A small HTTP client for vendor APIs: persistent connections, retries that honour Retry-After.
+
+Standard library only, so the worker zip needs nothing vendored. 429 and 5xx answers, dropped
+connections and truncated bodies are retried with exponential backoff and jitter; a wait that
+would not fit in the link's remaining time becomes `RetryLaterError`, and the next link retries.
+Header values are never logged: one of them is the API key.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.client
+import json
+import logging
+import random
+import socket
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from urllib.parse import urlencode, urljoin, urlsplit
+
+from lambda_workers.exceptions import RetryLaterError, SourceError
+
+__all__ = ["HttpClient", "HttpResponse"]
+
+logger = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+TRANSIENT_ERRORS = (ConnectionError, http.client.HTTPException, socket.timeout, TimeoutError)
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    url: str
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class HttpClient:
+    def __init__(
+        self,
+        base_url: str,
+        headers: Mapping[str, str],
+        remaining_seconds: Callable[[], float],
+        *,
+        timeout: float = 30.0,
+        max_attempts: int = 8,
+        backoff_base: float = 0.1,
+        backoff_max: float = 20.0,
+        reserve_seconds: float = 1.0,
+    ):
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise SourceError(f"base URL {base_url!r} is not an http(s) URL")
+        self.base_url = base_url
+        self._scheme = parts.scheme
+        self._netloc = parts.netloc
+        self._headers = {"Accept-Encoding": "identity", "Connection": "keep-alive", **headers}
+        self._remaining = remaining_seconds
+        self._timeout = timeout
+        self._max_attempts = max_attempts
+        self._backoff_base = backoff_base
+        self._backoff_max = backoff_max
+        self._reserve = reserve_seconds
+        self._conn: http.client.HTTPConnection | None = None
+        self.retries = 0
+
+    def get(self, path: str, params: Mapping[str, object] | None = None) -> HttpResponse:
+        """GET `path` (relative to the base URL, or absolute on the same host), retrying transient failures."""
+        return self.request("GET", path, params)
+
+    def post_json(self, path: str, payload: object) -> HttpResponse:
+        return self.request("POST", path, None, json.dumps(payload).encode())
+
+    def request(
+        self, method: str, path: str, params: Mapping[str, object] | None = None, body: bytes | None = None
+    ) -> HttpResponse:
+        url = urljoin(self.base_url, path)
+        target = urlsplit(url)
+        if target.netloc != self._netloc:
+            raise SourceError(f"URL {url!r} leaves the source's host {self._netloc!r}")
+        query = "&".join(q for q in (target.query, urlencode(params or {}, doseq=True)) if q)
+        request_path = (target.path or "/") + (f"?{query}" if query else "")
+        last_problem = ""
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                status, headers, content = self._request(method, request_path, body)
+            except TRANSIENT_ERRORS as exc:
+                self._close()
+                last_problem = f"{type(exc).__name__}: {exc}"
+                wait = self._backoff(attempt)
+            else:
+                if status < 300:
+                    return HttpResponse(url, status, headers, content)
+                if status not in RETRY_STATUSES:
+                    excerpt = content[:300].decode(errors="replace")
+                    raise SourceError(f"{method} {target.path} answered {status}: {excerpt}")
+                last_problem = f"HTTP {status}"
+                wait = max(self._retry_after(headers), self._backoff(attempt))
+            if attempt == self._max_attempts:
+                break
+            if wait > self._remaining() - self._reserve:
+                raise RetryLaterError(f"{method} {target.path}: {last_problem}", wait)
+            self.retries += 1
+            logger.info("%s %s: %s; retry %d in %.2f s", method, target.path, last_problem, attempt, wait)
+            time.sleep(wait)
+        raise SourceError(f"{method} {target.path} failed {self._max_attempts} times; last: {last_problem}")
+
+    def close(self) -> None:
+        self._close()
+
+    def _request(self, method: str, request_path: str, body: bytes | None) -> tuple[int, dict[str, str], bytes]:
+        if self._conn is None:
+            connection_class = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
+            self._conn = connection_class(self._netloc, timeout=self._timeout)
+        headers = self._headers if body is None else {**self._headers, "Content-Type": "application/json"}
+        self._conn.request(method, request_path, body=body, headers=headers)
+        response = self._conn.getresponse()
+        body = response.read()  # raises IncompleteRead on a truncated body
+        headers = {k.lower(): v for k, v in response.getheaders()}
+        if response.will_close:
+            self._close()
+        return response.status, headers, body
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _backoff(self, attempt: int) -> float:
+        return random.uniform(0.5, 1.0) * min(self._backoff_max, self._backoff_base * 2 ** (attempt - 1))
+
+    @staticmethod
+    def _retry_after(headers: Mapping[str, str]) -> float:
+        value = headers.get("retry-after")
+        if not value:
+            return 0.0
+        if value.strip().isdigit():
+            return float(value)
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return 0.0
+        return max(0.0, when.timestamp() - time.time())
