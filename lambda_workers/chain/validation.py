@@ -12,6 +12,8 @@ __all__ = ["record_problem"]
 
 def record_problem(record: Mapping[str, Any], rules: Validation) -> str | None:
     """The first thing wrong with `record`, or None if it passes."""
+    if record.get("_extra"):
+        return f"the row has more fields than the header: {record['_extra']!r}"
     for name in rules.required:
         if record.get(name) in (None, ""):
             return f"field {name!r} is missing or empty"

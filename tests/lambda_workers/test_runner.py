@@ -1,0 +1,234 @@
+"""The relay-chain runner on real S3 and SSM, driven link by link with real deadlines.
+
+The source here is S3 feed files (one CSV per page), so these tests need nothing but the local
+AWS; the vendor-API sources and the Lambda service have tests of their own.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from typing import Any
+
+import pytest
+
+from lambda_workers.chain.chunks import ChunkWriter
+from lambda_workers.chain.cursor_store import SsmCursorStore
+from lambda_workers.chain.runner import ChainRunner
+from lambda_workers.events import parse_event
+from lambda_workers.exceptions import ChainBusyError
+from lambda_workers.handler import lambda_handler
+from lambda_workers.sources import SourceContext, build_source
+from tests.lambda_workers.conftest import DeadlineContext
+
+FIELDS = ["action_id", "symbol", "ex_date", "action_type", "ratio"]
+
+
+def drop_files(s3: Any, bucket: str, first: int, count: int, rows: int = 5) -> set[str]:
+    """Feed files `day-<n>.csv`, each with `rows` actions; returns every action_id written."""
+    ids = set()
+    for day in range(first, first + count):
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(FIELDS)
+        for row in range(rows):
+            action_id = f"A{day:04d}{row:02d}"
+            ids.add(action_id)
+            writer.writerow([action_id, f"SYM{row:05d}", f"2024-01-{1 + day % 28:02d}", "split", "2"])
+        s3.put_object(Bucket=bucket, Key=f"landing/ca/day-{day:04d}.csv", Body=out.getvalue().encode())
+    return ids
+
+
+def event(deployment: str, bucket: str, **overrides: Any) -> dict[str, Any]:
+    base = {
+        "version": 1,
+        "action": "start",
+        "deployment": deployment,
+        "chain": {"asset": "corporate_actions", "partition": "all"},
+        "mode": "driven",
+        "max_links": 200,
+        "source": {"kind": "s3_feed", "bucket": bucket, "prefix": "landing/ca/", "format": "csv"},
+        "sink": {"bucket": bucket, "prefix": "raw/vendor/corporate_actions/all"},
+        "quarantine_prefix": "quarantine/vendor/corporate_actions/all",
+        "validation": {"required": ["action_id", "symbol", "ratio"], "types": {"ratio": "number"}},
+    }
+    return {**base, **overrides}
+
+
+def raw_ids(s3: Any, bucket: str, prefix: str = "raw/") -> list[str]:
+    ids = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            body = gzip.decompress(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
+            ids.extend(json.loads(line)["action_id"] for line in body.splitlines())
+    return ids
+
+
+def follow(first: dict[str, Any], chain_id: str, link: int) -> dict[str, Any]:
+    return {**first, "action": "continue", "chain_id": chain_id, "link": link}
+
+
+def drive(
+    first: dict[str, Any], timeout_ms: int, after: dict[str, Any] | None = None, limit: int = 500
+) -> list[dict[str, Any]]:
+    """Dagster's driven mode in miniature: start (or go on `after` a link), continue until it stops."""
+    results = [after or lambda_handler(first, DeadlineContext(timeout_ms))]
+    while results[-1]["status"] == "running":
+        assert len(results) < limit, "the chain did not finish"
+        event = follow(first, results[-1]["chain_id"], results[-1]["link"] + 1)
+        results.append(lambda_handler(event, DeadlineContext(timeout_ms)))
+    return results
+
+
+def test_many_short_links_reproduce_the_source_exactly(s3: Any, ssm: Any, bucket: str, deployment: str) -> None:
+    expected = drop_files(s3, bucket, 0, 40)
+    results = drive(event(deployment, bucket), timeout_ms=250)
+    final = results[-1]
+    assert final["status"] == "done" and final["outcome"] == "exhausted"
+    assert len(results) > 3, "links this short must each stop early"
+    ids = raw_ids(s3, bucket)
+    assert sorted(ids) == sorted(expected)
+    assert final["rows"] == len(expected) == 200
+    assert final["link"] == len(results)
+    assert final["cursor"] == {"after_key": "landing/ca/day-0039.csv"}
+    history = SsmCursorStore(ssm).history(deployment, parse_event(event(deployment, bucket)).chain)
+    assert [record.link for record in history] == list(range(1, len(results) + 1))
+
+
+class Killed(BaseException):
+    """Stands for the process dying: nothing after the raise runs, as after a SIGKILL."""
+
+
+class DyingWriter(ChunkWriter):
+    def __init__(self, client: Any, bucket: str, die_on_write: int):
+        super().__init__(client, bucket)
+        self._writes_left = die_on_write
+
+    def write(self, key: str, body: bytes) -> None:
+        if self._writes_left == 0:
+            raise Killed
+        self._writes_left -= 1
+        super().write(key, body)
+
+
+class DyingStore(SsmCursorStore):
+    def __init__(self, client: Any, die_after_commit: bool):
+        super().__init__(client)
+        self._after = die_after_commit
+
+    def _put_value(self, name: str, value: str) -> None:
+        if not self._after:
+            raise Killed
+        super()._put_value(name, value)
+        raise Killed
+
+
+@pytest.mark.parametrize(
+    "kill_point",
+    ["before the first write", "after a write, before the commit", "before the commit", "after the commit"],
+)
+def test_a_link_killed_at_each_point_is_rerun_without_loss_or_duplicates(
+    kill_point: str, s3: Any, ssm: Any, bucket: str, deployment: str
+) -> None:
+    expected = drop_files(s3, bucket, 0, 12)
+    first = event(deployment, bucket)
+    # Link 1 runs normally and stops early on its short deadline.
+    started = lambda_handler(first, DeadlineContext(200))
+    assert started["status"] == "running"
+    retried = follow(first, started["chain_id"], 2)
+    writer = ChunkWriter(s3, bucket)
+    store = SsmCursorStore(ssm)
+    if kill_point == "before the first write":
+        writer = DyingWriter(s3, bucket, die_on_write=0)
+    elif kill_point == "after a write, before the commit":
+        writer = DyingWriter(s3, bucket, die_on_write=2)
+    else:
+        store = DyingStore(ssm, die_after_commit=kill_point == "after the commit")
+    link_event = parse_event(retried)
+    source = build_source(link_event.source, SourceContext(secrets=None, s3=s3, remaining_seconds=lambda: 1.0))
+    with pytest.raises(Killed):
+        ChainRunner(store, writer).run_link(link_event, source, DeadlineContext(400))
+    # The same link event is delivered again (a retry), then the chain runs to its end.
+    results = drive(first, 400, after=lambda_handler(retried, DeadlineContext(400)))
+    assert results[-1]["status"] == "done"
+    ids = raw_ids(s3, bucket)
+    assert len(ids) == len(set(ids)), "a chunk was duplicated"
+    assert set(ids) == expected
+    assert results[-1]["rows"] == len(expected)
+
+
+def test_a_duplicate_or_superseded_event_does_nothing(s3: Any, bucket: str, deployment: str) -> None:
+    drop_files(s3, bucket, 0, 6)
+    first = event(deployment, bucket)
+    link1 = lambda_handler(first, DeadlineContext(200))
+    link2 = lambda_handler(follow(first, link1["chain_id"], 2), DeadlineContext(200))
+    again = lambda_handler(follow(first, link1["chain_id"], 2), DeadlineContext(200))
+    assert again["outcome"] == "duplicate" and again["rows"] == link2["rows"] and again["link"] == 2
+    stranger = lambda_handler(follow(first, "someone-else", 3), DeadlineContext(200))
+    assert stranger["outcome"] == "superseded"
+
+
+def test_the_halt_flag_stops_the_chain_within_one_link(s3: Any, ssm: Any, bucket: str, deployment: str) -> None:
+    drop_files(s3, bucket, 0, 20)
+    first = event(deployment, bucket)
+    link1 = lambda_handler(first, DeadlineContext(200))
+    SsmCursorStore(ssm).set_halt(deployment, parse_event(first).chain, True)
+    halted = lambda_handler(follow(first, link1["chain_id"], 2), DeadlineContext(200))
+    assert halted["status"] == "halted" and halted["rows"] == link1["rows"]
+    restarted = lambda_handler(first, DeadlineContext(200))
+    assert restarted["outcome"] == "halted", "a start does not override a halt: Dagster clears it first"
+    SsmCursorStore(ssm).set_halt(deployment, parse_event(first).chain, False)
+    resumed = drive(first, timeout_ms=300)
+    assert resumed[0]["chain_id"] == link1["chain_id"], "a halted chain resumes where it stood"
+    assert resumed[-1]["status"] == "done" and resumed[-1]["rows"] == 100
+
+
+def test_max_links_stops_a_runaway(s3: Any, bucket: str, deployment: str) -> None:
+    drop_files(s3, bucket, 0, 30)
+    results = drive(event(deployment, bucket, max_links=3), timeout_ms=150)
+    assert results[-1]["status"] == "failed"
+    assert results[-1]["outcome"] == "max_links"
+    assert "max_links 3 reached" in results[-1]["last_error"]
+    assert results[-1]["link"] == 3
+
+
+def test_a_running_chain_refuses_a_second_start(s3: Any, bucket: str, deployment: str) -> None:
+    drop_files(s3, bucket, 0, 20)
+    first = event(deployment, bucket)
+    lambda_handler(first, DeadlineContext(200))
+    with pytest.raises(ChainBusyError, match="still running"):
+        lambda_handler(first, DeadlineContext(5000))
+
+
+def test_incremental_run_reads_only_new_files(s3: Any, bucket: str, deployment: str) -> None:
+    first_ids = drop_files(s3, bucket, 0, 5)
+    one = drive(event(deployment, bucket), timeout_ms=2000)
+    assert one[-1]["status"] == "done" and one[-1]["rows"] == 25
+    new_ids = drop_files(s3, bucket, 5, 3)
+    two = drive(event(deployment, bucket), timeout_ms=2000)
+    assert two[-1]["chain_id"] != one[-1]["chain_id"]
+    assert two[-1]["rows"] == 15
+    assert set(raw_ids(s3, bucket, f"raw/vendor/corporate_actions/all/{two[-1]['chain_id']}")) == new_ids
+    assert set(raw_ids(s3, bucket)) == first_ids | new_ids
+    full = drive(event(deployment, bucket, full_refresh=True), timeout_ms=2000)
+    assert full[-1]["rows"] == 40
+
+
+def test_bad_records_are_quarantined_with_the_reason_and_counted(s3: Any, bucket: str, deployment: str) -> None:
+    body = "action_id,symbol,ex_date,action_type,ratio\nA1,SYM1,2024-01-02,split,2\nA2,,2024-01-02,split,2\n"
+    body += "A3,SYM3,2024-01-02,split,two\nA4,SYM4,2024-01-02,split,3,surplus\n"
+    s3.put_object(Bucket=bucket, Key="landing/ca/day-0001.csv", Body=body.encode())
+    result = drive(event(deployment, bucket), timeout_ms=2000)[-1]
+    assert (result["rows"], result["quarantined"]) == (4, 3)
+    assert sorted(raw_ids(s3, bucket)) == ["A1", "A2", "A3", "A4"], "raw keeps every record as delivered"
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix="quarantine/")["Contents"]
+    assert len(listing) == 1
+    lines = gzip.decompress(s3.get_object(Bucket=bucket, Key=listing[0]["Key"])["Body"].read()).splitlines()
+    reasons = {json.loads(line)["record"]["action_id"]: json.loads(line)["reason"] for line in lines}
+    assert reasons == {
+        "A2": "field 'symbol' is missing or empty",
+        "A3": "field 'ratio' is 'two', not a number",
+        "A4": "the row has more fields than the header: ['surplus']",
+    }
