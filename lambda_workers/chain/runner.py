@@ -129,8 +129,12 @@ class ChainRunner:
         return _Decision(None, False, "halted")
 
     def _new_chain(self, cursor: dict[str, Any]) -> CursorRecord:
-        now = self._now().isoformat()
-        return CursorRecord(chain_id=uuid.uuid4().hex, status="running", cursor=cursor, started_at=now, updated_at=now)
+        """A chain whose id sorts by start time, so readers can tell which of a partition's chains is newest."""
+        now = self._now()
+        chain_id = f"{now:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
+        return CursorRecord(
+            chain_id=chain_id, status="running", cursor=cursor, started_at=now.isoformat(), updated_at=now.isoformat()
+        )
 
     def _work(self, event: LinkEvent, source: Source, record: CursorRecord, budget: TimeBudget) -> tuple[int, str]:
         """Fetch and write pages while the budget allows; leave the record ready to commit."""
