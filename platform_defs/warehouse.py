@@ -1,0 +1,84 @@
+"""Lake to Snowflake RAW: COPY INTO from an external stage on the lake, one partition at a time.
+
+The same SQL runs on Snowflake and on the local stack. A reload replaces the partition: delete
+its rows and copy its files with FORCE (Snowflake would otherwise skip files it loaded before),
+in one transaction, so readers see the old rows or the new ones, never neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from platform_defs.datasets import SNOWFLAKE_TYPES, Dataset
+from platform_defs.lake import PARTITION_COLUMN
+
+__all__ = ["LAKE_STAGE", "WarehouseLoad", "ensure_stage", "ensure_table", "load_partition"]
+
+LAKE_STAGE = "RAW.LAKE"
+
+
+@dataclass(frozen=True)
+class WarehouseLoad:
+    table: str
+    partition: str
+    files: int
+    rows_loaded: int
+    rows_in_partition: int
+
+
+def ensure_stage(cur: Any, bucket: str, storage_integration: str | None) -> None:
+    """The external stage on `s3://<bucket>/lake/`, created once (CREATE OR REPLACE would drop grants)."""
+    cur.execute("SHOW STAGES LIKE 'LAKE' IN SCHEMA RAW")
+    if cur.fetchall():
+        return
+    integration = f" STORAGE_INTEGRATION = {_identifier(storage_integration)}" if storage_integration else ""
+    cur.execute(f"CREATE STAGE {LAKE_STAGE} URL = 's3://{bucket}/lake/'{integration}")
+
+
+def ensure_table(cur: Any, dataset: Dataset) -> None:
+    columns = [f"{c.name.upper()} {SNOWFLAKE_TYPES[c.type]}" for c in dataset.columns]
+    columns.append(f"{PARTITION_COLUMN.upper()} VARCHAR")
+    comment = _quoted(dataset.description)
+    cur.execute(f"CREATE TABLE IF NOT EXISTS {dataset.table} ({', '.join(columns)}) COMMENT = '{comment}'")
+
+
+def load_partition(conn: Any, dataset: Dataset, partition: str, files: Sequence[str]) -> WarehouseLoad:
+    """Replace the partition's rows with the rows of `files` (keys under the lake prefix).
+
+    The transaction goes through the connector (autocommit off, then commit or rollback), which
+    both Snowflake and the local stack honour.
+    """
+    relative = [f.removeprefix("lake/") for f in files]
+    file_list = ", ".join(f"'{_quoted(f)}'" for f in relative)
+    conn.autocommit(False)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"DELETE FROM {dataset.table} WHERE {PARTITION_COLUMN.upper()} = %s", (partition,))
+            loaded = 0
+            if relative:
+                cur.execute(
+                    f"COPY INTO {dataset.table} FROM @{LAKE_STAGE} FILES = ({file_list}) "
+                    "FILE_FORMAT = (TYPE = PARQUET) MATCH_BY_COLUMN_NAME = CASE_INSENSITIVE FORCE = TRUE"
+                )
+                loaded = sum(int(row[3] or 0) for row in cur.fetchall())
+            cur.execute(f"SELECT COUNT(*) FROM {dataset.table} WHERE {PARTITION_COLUMN.upper()} = %s", (partition,))
+            (in_partition,) = cur.fetchone()
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        conn.autocommit(True)
+    return WarehouseLoad(dataset.table, partition, len(relative), loaded, int(in_partition))
+
+
+def _identifier(name: str) -> str:
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"storage integration name {name!r} is not a plain identifier")
+    return name
+
+
+def _quoted(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "''")
