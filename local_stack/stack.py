@@ -11,6 +11,7 @@ import fcntl
 import json
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -23,9 +24,18 @@ from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import boto3
+
 from local_stack.services import SERVICES, ServiceSpec, service_named
 
-__all__ = ["LOCAL_CREDENTIALS", "LocalStack", "RunningService", "ServiceStatus", "StackError"]
+__all__ = [
+    "LOCAL_CREDENTIALS",
+    "VENDOR_SECRET_PARAMETER",
+    "LocalStack",
+    "RunningService",
+    "ServiceStatus",
+    "StackError",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +44,14 @@ LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "baton-local",
     "AWS_SECRET_ACCESS_KEY": "baton-local",
     "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+VENDOR_SECRET_PARAMETER = "/baton/local/secrets/vendor_api_key"
+_SERVICE_VARIABLES = {
+    "snowflake": "BATON_SNOWFLAKE_URL",
+    "lambda": "AWS_ENDPOINT_URL_LAMBDA",
+    "vendor": "BATON_VENDOR_URL",
 }
 
 
@@ -109,6 +127,7 @@ class LocalStack:
                 services[spec.name] = svc
                 self._write_state(services)
                 self._wait_healthy(svc, process, timeout)
+            self._store_vendor_secret(services)
             return services
 
     def down(self, timeout: float = 15.0) -> list[str]:
@@ -141,9 +160,32 @@ class LocalStack:
             raise StackError("the local stack is not running: start it with `baton stack up`")
         env = {"BATON_ENV": "local", "BATON_HOME": str(self.home), **LOCAL_CREDENTIALS}
         env["AWS_ENDPOINT_URL"] = services["aws"].url
-        if "snowflake" in services:
-            env["BATON_SNOWFLAKE_URL"] = services["snowflake"].url
+        for name, variable in _SERVICE_VARIABLES.items():
+            if name in services:
+                env[variable] = services[name].url
         return env
+
+    def vendor_api_key(self) -> str:
+        """The local vendor's API key: made once, kept in the stack home, readable by the owner only."""
+        path = self.home / "vendor_api_key"
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(24))
+        return path.read_text().strip()
+
+    def _store_vendor_secret(self, services: Mapping[str, RunningService]) -> None:
+        """Put the vendor key where workers read it on AWS: an SSM SecureString (moto forgets on restart)."""
+        ssm = boto3.client(
+            "ssm",
+            endpoint_url=services["aws"].url,
+            region_name=LOCAL_CREDENTIALS["AWS_DEFAULT_REGION"],
+            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+        ssm.put_parameter(
+            Name=VENDOR_SECRET_PARAMETER, Value=self.vendor_api_key(), Type="SecureString", Overwrite=True
+        )
 
     def _start(
         self, spec: ServiceSpec, started: Mapping[str, RunningService]
@@ -162,6 +204,12 @@ class LocalStack:
         env.pop("AWS_PROFILE", None)
         if "aws" in started:
             env["AWS_ENDPOINT_URL"] = started["aws"].url
+        url = f"http://{HOST}:{port}"
+        if spec.name == "lambda":
+            # Functions that invoke Lambda themselves (relay mode) reach this same service.
+            env["AWS_ENDPOINT_URL_LAMBDA"] = url
+        if spec.name == "vendor":
+            env["BATON_VENDOR_API_KEY"] = self.vendor_api_key()
         command = [
             sys.executable,
             "-m",
@@ -185,7 +233,7 @@ class LocalStack:
                 start_new_session=True,
             )
         logger.info("started %s (pid %s) on port %s", spec.name, process.pid, port)
-        svc = RunningService(spec.name, spec.module, process.pid, port, f"http://{HOST}:{port}", str(log_path))
+        svc = RunningService(spec.name, spec.module, process.pid, port, url, str(log_path))
         return svc, process
 
     def _wait_healthy(self, svc: RunningService, process: subprocess.Popen[bytes], timeout: float) -> None:

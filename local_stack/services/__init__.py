@@ -3,7 +3,7 @@
 Every service is a Python module run as its own process:
 `python -m <module> --host 127.0.0.1 --port PORT --state-dir DIR`, with the stack's AWS
 settings in its environment; it answers `GET <health_path>` with 200 once ready and exits
-cleanly on SIGTERM. The Lambda service and the vendor API join the list in the same way.
+cleanly on SIGTERM.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ class ServiceSpec:
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("aws", "local_stack.services.aws", 4566, "/moto-api/", "moto: S3, SSM, SQS, SES, CloudWatch Logs"),
     ServiceSpec("snowflake", "local_stack.services.snowflake", 8085, "/health", "fakesnow: Snowflake on DuckDB"),
+    ServiceSpec("lambda", "local_stack.lambda_service", 9001, "/health", "Lambda: awslambdaric in real processes"),
+    ServiceSpec("vendor", "local_stack.vendor_api", 8090, "/health", "vendor API: synthetic market data"),
 )
 
 

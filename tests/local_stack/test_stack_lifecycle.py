@@ -13,9 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from local_stack.services import SERVICES
+
 
 def baton(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environ = {**os.environ, "BATON_HOME": str(home), "BATON_AWS_PORT": "0", "BATON_SNOWFLAKE_PORT": "0", **(env or {})}
+    free_ports = {spec.port_variable: "0" for spec in SERVICES}
+    environ = {**os.environ, "BATON_HOME": str(home), **free_ports, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "platform_defs.cli", *args], env=environ, capture_output=True, text=True, timeout=120
     )
@@ -47,7 +50,7 @@ def test_up_starts_every_service_healthy_on_loopback(own_stack: Path) -> None:
     status = baton(own_stack, "stack", "status")
     assert status.returncode == 0, status.stdout + status.stderr
     lines = status.stdout.splitlines()[1:-1]
-    assert [line.split()[:2] for line in lines] == [["aws", "healthy"], ["snowflake", "healthy"]]
+    assert [line.split()[:2] for line in lines] == [[spec.name, "healthy"] for spec in SERVICES]
     assert all("http://127.0.0.1:" in line for line in lines)
 
 
@@ -65,6 +68,8 @@ def test_env_prints_exports_that_reach_the_services(own_stack: Path) -> None:
     exports = dict(line.removeprefix("export ").split("=", 1) for line in result.stdout.splitlines())
     assert exports["BATON_ENV"] == "local"
     assert exports["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+    assert exports["AWS_ENDPOINT_URL_LAMBDA"].startswith("http://127.0.0.1:")
+    assert exports["BATON_VENDOR_URL"].startswith("http://127.0.0.1:")
     with urllib.request.urlopen(exports["BATON_SNOWFLAKE_URL"] + "/health", timeout=5) as response:
         assert response.status == 200
     shell = subprocess.run(
@@ -95,7 +100,7 @@ def test_down_stops_exactly_the_processes_up_started(tmp_path: Path) -> None:
         pids = recorded_pids(tmp_path)
         down = baton(tmp_path, "stack", "down")
         assert down.returncode == 0
-        assert "stopped: snowflake, aws" in down.stdout
+        assert "stopped: vendor, lambda, snowflake, aws" in down.stdout
         assert not any(alive(pid) for pid in pids.values())
         assert bystander.poll() is None
         status = baton(tmp_path, "stack", "status")
