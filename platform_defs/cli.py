@@ -42,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     actions.add_parser("env", help='endpoints for a shell: eval "$(baton stack env)"').set_defaults(run=_stack_env)
 
+    deploy = commands.add_parser("deploy", help="package lambda_workers and create or update the chain function")
+    deploy.add_argument("--timeout", type=int, default=900, help="seconds per link (at most 900)")
+    deploy.add_argument("--memory", type=int, default=512, help="MB per link")
+    deploy.set_defaults(run=_deploy)
+
     demo = commands.add_parser("demo", help="the main job on the local stack, end to end")
     _add_port_options(demo)
     demo.set_defaults(run=_demo)
@@ -114,6 +119,25 @@ def _demo(args: argparse.Namespace) -> int:
         mark = "ok  " if result.ok else "FAIL"
         print(f"{mark} {result.name:<24}{result.seconds * 1000:7.0f} ms  {result.detail}")
     return 0 if all(result.ok for result in results) else 1
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    """Deploy to whichever endpoint BATON_ENV selects: the local stack or AWS."""
+    from platform_defs.chain_clients import lambda_client
+    from platform_defs.deploy import deploy_chain_function
+    from platform_defs.settings import load_settings
+
+    settings = load_settings()
+    result = deploy_chain_function(
+        lambda_client(settings.aws),
+        settings.chains.function_name,
+        settings.chains.role_arn,
+        timeout=args.timeout,
+        memory_mb=args.memory,
+    )
+    verb = "created" if result.created else "updated"
+    print(f"{verb} {result.function_name} ({result.zip_bytes} bytes, sha256 {result.code_sha256})")
+    return 0
 
 
 def _dev(args: argparse.Namespace) -> int:

@@ -13,9 +13,17 @@ from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from local_stack.home import stack_home
-from local_stack.stack import LocalStack, StackError
+from local_stack.stack import VENDOR_SECRET_PARAMETER, LocalStack, StackError
 
-__all__ = ["VALID_ENVS", "AwsSettings", "ConfigurationError", "Settings", "SnowflakeSettings", "load_settings"]
+__all__ = [
+    "VALID_ENVS",
+    "AwsSettings",
+    "ChainSettings",
+    "ConfigurationError",
+    "Settings",
+    "SnowflakeSettings",
+    "load_settings",
+]
 
 VALID_ENVS = ("local", "aws")
 
@@ -36,6 +44,7 @@ class AwsSettings:
     endpoint_url: str | None = None
     access_key_id: str | None = None
     secret_access_key: str | None = None
+    lambda_endpoint_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,12 +63,24 @@ class SnowflakeSettings:
 
 
 @dataclass(frozen=True)
+class ChainSettings:
+    """The worker function and what its chains read from."""
+
+    function_name: str
+    role_arn: str
+    vendor_base_url: str
+    vendor_secret_parameter: str
+
+
+@dataclass(frozen=True)
 class Settings:
     env: str
     deployment: str
     lake_bucket: str
     aws: AwsSettings
     snowflake: SnowflakeSettings
+    chains: ChainSettings
+    storage_integration: str | None = None
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -92,6 +113,13 @@ def _local_settings(env: Mapping[str, str]) -> Settings:
             endpoint_url=stack_env["AWS_ENDPOINT_URL"],
             access_key_id=stack_env["AWS_ACCESS_KEY_ID"],
             secret_access_key=stack_env["AWS_SECRET_ACCESS_KEY"],
+            lambda_endpoint_url=stack_env.get("AWS_ENDPOINT_URL_LAMBDA"),
+        ),
+        chains=ChainSettings(
+            function_name=env.get("BATON_CHAIN_FUNCTION", "baton-chain"),
+            role_arn="arn:aws:iam::123456789012:role/baton-chain",
+            vendor_base_url=stack_env.get("BATON_VENDOR_URL", ""),
+            vendor_secret_parameter=VENDOR_SECRET_PARAMETER,
         ),
         snowflake=SnowflakeSettings(
             account="baton",
@@ -113,7 +141,7 @@ def _local_settings(env: Mapping[str, str]) -> Settings:
 
 def _aws_settings(env: Mapping[str, str]) -> Settings:
     """Real AWS (boto3's credential chain) and real Snowflake, all named by environment variables."""
-    missing = [var for var in ("BATON_LAKE_BUCKET", *_SNOWFLAKE_REQUIRED) if not env.get(var)]
+    missing = [var for var in ("BATON_LAKE_BUCKET", *_CHAIN_REQUIRED, *_SNOWFLAKE_REQUIRED) if not env.get(var)]
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
     if not region:
         missing.append("AWS_REGION (or AWS_DEFAULT_REGION)")
@@ -122,11 +150,19 @@ def _aws_settings(env: Mapping[str, str]) -> Settings:
     if missing:
         raise ConfigurationError("BATON_ENV=aws needs these environment variables: " + ", ".join(missing))
     assert region is not None
+    deployment = env.get("BATON_DEPLOYMENT", "prod")
     return Settings(
         env="aws",
-        deployment=env.get("BATON_DEPLOYMENT", "prod"),
+        deployment=deployment,
         lake_bucket=env["BATON_LAKE_BUCKET"],
         aws=AwsSettings(region=region),
+        chains=ChainSettings(
+            function_name=env.get("BATON_CHAIN_FUNCTION", "baton-chain"),
+            role_arn=env["BATON_CHAIN_ROLE_ARN"],
+            vendor_base_url=env["BATON_VENDOR_BASE_URL"],
+            vendor_secret_parameter=f"/baton/{deployment}/secrets/vendor_api_key",
+        ),
+        storage_integration=env.get("SNOWFLAKE_STORAGE_INTEGRATION"),
         snowflake=SnowflakeSettings(
             account=env["SNOWFLAKE_ACCOUNT"],
             user=env["SNOWFLAKE_USER"],
@@ -139,4 +175,5 @@ def _aws_settings(env: Mapping[str, str]) -> Settings:
     )
 
 
+_CHAIN_REQUIRED = ("BATON_CHAIN_ROLE_ARN", "BATON_VENDOR_BASE_URL")
 _SNOWFLAKE_REQUIRED = ("SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER", "SNOWFLAKE_DATABASE", "SNOWFLAKE_WAREHOUSE")

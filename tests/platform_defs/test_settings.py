@@ -36,6 +36,8 @@ def test_aws_mode_names_every_missing_variable_at_load_time() -> None:
     assert message.startswith("platform_defs.settings.ConfigurationError: BATON_ENV=aws needs")
     for variable in (
         "BATON_LAKE_BUCKET",
+        "BATON_CHAIN_ROLE_ARN",
+        "BATON_VENDOR_BASE_URL",
         "SNOWFLAKE_ACCOUNT",
         "SNOWFLAKE_DATABASE",
         "SNOWFLAKE_WAREHOUSE",
@@ -57,6 +59,8 @@ def test_aws_mode_uses_aws_endpoints_and_keeps_the_password_out_of_config() -> N
             "SNOWFLAKE_PASSWORD": "s3cret",
             "SNOWFLAKE_DATABASE": "MARKETS",
             "SNOWFLAKE_WAREHOUSE": "LOAD_WH",
+            "BATON_CHAIN_ROLE_ARN": "arn:aws:iam::1:role/baton-chain",
+            "BATON_VENDOR_BASE_URL": "https://vendor.example",
         }
     )
     assert settings.aws.endpoint_url is None and settings.aws.access_key_id is None
