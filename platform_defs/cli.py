@@ -111,14 +111,17 @@ def _demo(args: argparse.Namespace) -> int:
     _print_status(stack)
     os.environ.update(stack.environment())
     os.environ["DAGSTER_HOME"] = str(_dagster_home(stack.home))
-    from platform_defs.definitions import defs
+    from platform_defs.definitions import defs, settings
+    from platform_defs.demo import run_demo
     from platform_defs.smoke import check_connections
 
     results = check_connections(defs.resources or {})
     for result in results:
         mark = "ok  " if result.ok else "FAIL"
         print(f"{mark} {result.name:<24}{result.seconds * 1000:7.0f} ms  {result.detail}")
-    return 0 if all(result.ok for result in results) else 1
+    if not all(result.ok for result in results):
+        return 1
+    return run_demo(defs, settings)
 
 
 def _deploy(args: argparse.Namespace) -> int:

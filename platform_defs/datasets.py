@@ -64,6 +64,13 @@ class Dataset:
     partitions: dg.PartitionsDefinition | None
     build_source: Callable[[SourceSettings, str], dict[str, Any]]
     shardable: bool = False
+    snapshot: bool = False  # unpartitioned: each extraction a full snapshot, kept per day
+
+    def chain_partition(self, partition_key: str | None, today: date) -> str:
+        """The chain's partition: the Dagster partition, today's snapshot, or one open feed ("all")."""
+        if partition_key is not None:
+            return partition_key
+        return today.isoformat() if self.snapshot else "all"
 
     @property
     def validation(self) -> dict[str, Any]:
@@ -235,6 +242,7 @@ DATASETS: dict[str, Dataset] = {
             key=("symbol",),
             partitions=None,
             build_source=_instruments_source,
+            snapshot=True,
         ),
         Dataset(
             name="corporate_actions",

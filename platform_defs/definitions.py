@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from dagster import Definitions
 
+from platform_defs.assets import dataset_assets
+from platform_defs.datasets import DATASETS
 from platform_defs.resources import build_resources
 from platform_defs.settings import load_settings
 
 settings = load_settings()
 
-defs = Definitions(resources=build_resources(settings))
+assets = [a for dataset in DATASETS.values() for a in dataset_assets(dataset, settings.storage_integration)]
+
+defs = Definitions(assets=assets, resources=build_resources(settings))

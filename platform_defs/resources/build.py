@@ -9,6 +9,7 @@ from dagster_aws.s3 import S3Resource
 from dagster_aws.ssm import SSMResource
 from dagster_snowflake import SnowflakeResource
 
+from platform_defs.resources.chains import ChainResource
 from platform_defs.resources.lake import Lake, LocalLake
 from platform_defs.resources.warehouse import LocalSnowflakeResource
 from platform_defs.settings import Settings
@@ -31,6 +32,17 @@ def build_resources(settings: Settings) -> dict[str, Any]:
     sf = settings.snowflake
     password: str | EnvVar | None = EnvVar(sf.password_env) if sf.password_env else sf.password
     return {
+        "chains": ChainResource(
+            function_name=settings.chains.function_name,
+            deployment=settings.deployment,
+            region_name=settings.aws.region,
+            endpoint_url=settings.aws.endpoint_url,
+            lambda_endpoint_url=settings.aws.lambda_endpoint_url,
+            aws_access_key_id=settings.aws.access_key_id,
+            aws_secret_access_key=settings.aws.secret_access_key,
+            vendor_base_url=settings.chains.vendor_base_url,
+            vendor_secret_parameter=settings.chains.vendor_secret_parameter,
+        ),
         "s3": s3,
         "ssm": SSMResource(**aws),
         "lake": lake_class(bucket=settings.lake_bucket, s3=s3),

@@ -1,0 +1,193 @@
+"""raw (a relay chain into S3) -> lake (typed Parquet) -> warehouse (Snowflake RAW), per dataset.
+
+One factory for every dataset in the catalogue, so each lineage step behaves the same way and
+reports the same metadata whatever the source. (No `from __future__ import annotations` here:
+Dagster resolves the config and resource annotations of the asset functions at definition.)
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+from dagster_snowflake import SnowflakeResource
+
+from lambda_workers.events import ChainAddress
+from platform_defs.datasets import Dataset
+from platform_defs.lake import build_lake_partition, lake_files
+from platform_defs.resources.chains import ChainResource, estimated_cost_usd
+from platform_defs.resources.lake import Lake
+from platform_defs.warehouse import ensure_stage, ensure_table, load_partition
+
+__all__ = ["CHAIN_POOL", "dataset_assets"]
+
+CHAIN_POOL = "vendor_chains"
+
+
+class ExtractionConfig(dg.Config):
+    full_refresh: bool = False
+
+
+def dataset_assets(dataset: Dataset, storage_integration: str | None) -> list[dg.AssetsDefinition]:
+    return [_raw_asset(dataset), _lake_asset(dataset), _warehouse_asset(dataset, storage_integration)]
+
+
+def _partition(context: dg.AssetExecutionContext, dataset: Dataset) -> str | None:
+    return context.partition_key if dataset.partitions else None
+
+
+def _raw_asset(dataset: Dataset) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["raw", dataset.name],
+        group_name="raw",
+        partitions_def=dataset.partitions,
+        pool=CHAIN_POOL,
+        kinds={"lambda", "s3"},
+        description=f"{dataset.description} Extracted by a relay chain of Lambda links into the raw zone.",
+    )
+    def raw(
+        context: dg.AssetExecutionContext, config: ExtractionConfig, chains: ChainResource, lake: Lake
+    ) -> dg.MaterializeResult:
+        partition = dataset.chain_partition(_partition(context, dataset), datetime.now(UTC).date())
+        chain = ChainAddress(dataset.name, partition)
+        event = chains.start_event(dataset, chain, lake.bucket, config.full_refresh)
+
+        def on_link(result: dict[str, Any]) -> None:
+            total = result.get("total")
+            progress = f" ({100 * result['rows'] / total:.0f}% of {total})" if total else ""
+            context.log.info(
+                f"link {result['link']}: {result['outcome']}, +{result['link_rows']} rows in "
+                f"{result['link_ms']:.0f} ms, {result['rows']} rows so far{progress}"
+            )
+            context.log_event(
+                dg.AssetObservation(
+                    asset_key=context.asset_key,
+                    partition=_partition(context, dataset),
+                    metadata=_chain_metadata(chains, chain, result),
+                )
+            )
+
+        final = chains.drive(event, on_link)
+        if final["status"] != "done":
+            raise dg.Failure(
+                description=f"chain {final['chain_id']} ended {final['status']}: {final['last_error']}",
+                metadata=_chain_metadata(chains, chain, final),
+            )
+        return dg.MaterializeResult(metadata=_chain_metadata(chains, chain, final))
+
+    return raw
+
+
+def _chain_metadata(chains: ChainResource, chain: ChainAddress, result: dict[str, Any]) -> dict[str, Any]:
+    total = result.get("total")
+    gb_seconds = result["billed_ms"] / 1000 * result["memory_mb"] / 1024
+    return {
+        "chain_id": result.get("chain_id") or "",
+        "status": result["status"],
+        "outcome": result["outcome"],
+        "cursor": dg.MetadataValue.json(result.get("cursor") or {}),
+        "links": result["link"],
+        "rows": result["rows"],
+        "bytes": result["bytes"],
+        "chunks": result["chunks"],
+        "quarantined": result["quarantined"],
+        "progress": dg.MetadataValue.float(1.0 if result["status"] == "done" else result["rows"] / total)
+        if total
+        else dg.MetadataValue.float(1.0 if result["status"] == "done" else 0.0),
+        "lambda_gb_seconds": round(gb_seconds, 3),
+        "estimated_cost_usd": estimated_cost_usd(result["billed_ms"], result["memory_mb"], result["link"]),
+        "s3_prefix": result.get("prefix") or "",
+        "ssm_parameter": chains.parameter(chain),
+    }
+
+
+def _lake_asset(dataset: Dataset) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["lake", dataset.name],
+        group_name="lake",
+        partitions_def=dataset.partitions,
+        deps=[dg.AssetKey(["raw", dataset.name])],
+        kinds={"s3", "parquet"},
+        description=f"{dataset.description} Typed, deduplicated Parquet in the lake zone.",
+        check_specs=[
+            dg.AssetCheckSpec(
+                "rows_accounted_for",
+                asset=dg.AssetKey(["lake", dataset.name]),
+                description="lake rows = raw rows - quarantined - rejected - duplicates",
+            )
+        ],
+    )
+    def lake_asset(context: dg.AssetExecutionContext, lake: Lake) -> dg.MaterializeResult:
+        partition = _partition(context, dataset)
+        client = lake.client()
+        if partition is not None:
+            raw_prefix, lake_partition = dataset.raw_prefix(partition), partition
+        else:
+            raw_prefix, lake_partition = _latest_raw_prefix(client, lake.bucket, dataset), "all"
+        build = build_lake_partition(client, lake.bucket, dataset, raw_prefix, lake_partition)
+        accounted = build.lake_rows + build.quarantined + build.rejected + build.duplicates
+        return dg.MaterializeResult(
+            metadata={
+                "raw_rows": build.raw_rows,
+                "lake_rows": build.lake_rows,
+                "quarantined": build.quarantined,
+                "rejected": build.rejected,
+                "duplicates": build.duplicates,
+                "files": dg.MetadataValue.json(list(build.files)),
+                "dagster/row_count": build.lake_rows,
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name="rows_accounted_for",
+                    passed=accounted == build.raw_rows,
+                    metadata={"raw_rows": build.raw_rows, "accounted": accounted},
+                )
+            ],
+        )
+
+    return lake_asset
+
+
+def _latest_raw_prefix(client: Any, bucket: str, dataset: Dataset) -> str:
+    """Snapshots: the newest day's extraction; an open feed: its single prefix."""
+    if not dataset.snapshot:
+        return dataset.raw_prefix("all")
+    base = f"raw/{dataset.source}/{dataset.name}/"
+    days = client.list_objects_v2(Bucket=bucket, Prefix=base, Delimiter="/").get("CommonPrefixes", [])
+    if not days:
+        raise dg.Failure(description=f"no snapshot of {dataset.name} under s3://{bucket}/{base}")
+    return max(p["Prefix"] for p in days).rstrip("/")
+
+
+def _warehouse_asset(dataset: Dataset, storage_integration: str | None) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["warehouse", "raw", dataset.name],
+        group_name="warehouse",
+        partitions_def=dataset.partitions,
+        deps=[dg.AssetKey(["lake", dataset.name])],
+        kinds={"snowflake"},
+        description=f"{dataset.description} Loaded into {dataset.table} with COPY INTO from the lake stage.",
+        metadata={
+            "dagster/column_schema": dg.TableSchema(
+                columns=[dg.TableColumn(c.name.upper(), c.type, description=c.description) for c in dataset.columns]
+            ),
+            "dagster/table_name": dataset.table,
+        },
+    )
+    def warehouse(context: dg.AssetExecutionContext, lake: Lake, snowflake: SnowflakeResource) -> dg.MaterializeResult:
+        partition = _partition(context, dataset) or "all"
+        files = lake_files(lake.client(), lake.bucket, dataset, partition)
+        with snowflake.get_connection() as conn:
+            with conn.cursor() as cur:
+                ensure_stage(cur, lake.bucket, storage_integration)
+                ensure_table(cur, dataset)
+            load = load_partition(conn, dataset, partition, files)
+        return dg.MaterializeResult(
+            metadata={
+                "table": load.table,
+                "files": load.files,
+                "rows_loaded": load.rows_loaded,
+                "dagster/row_count": load.rows_in_partition,
+            }
+        )
+
+    return warehouse

@@ -1,0 +1,111 @@
+"""The main job on the embedded stack: the whole lineage for recent days, then a business answer.
+
+Runs are recorded in the stack's Dagster instance, so `make dev` shows them afterwards. A second
+run reuses what is there: a chain whose window is closed calls no API, and reloads replace
+partitions instead of adding to them.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+
+from platform_defs.chain_clients import lambda_client
+from platform_defs.datasets import LANDING_CORPORATE_ACTIONS, WEEKDAYS
+from platform_defs.deploy import deploy_chain_function
+from platform_defs.settings import Settings
+
+__all__ = ["run_demo"]
+
+DAYS = 10
+TOP_MOVERS_SQL = """
+WITH moves AS (
+    SELECT SYMBOL, DATE, CLOSE,
+           CLOSE / LAG(CLOSE) OVER (PARTITION BY SYMBOL ORDER BY DATE) - 1 AS RETURN_1D
+    FROM RAW.PRICES
+)
+SELECT m.SYMBOL, i.NAME, i.SECTOR, m.CLOSE, ROUND(100 * m.RETURN_1D, 2) AS PCT
+FROM moves m JOIN RAW.INSTRUMENTS i ON i.SYMBOL = m.SYMBOL
+WHERE m.DATE = (SELECT MAX(DATE) FROM RAW.PRICES) AND m.RETURN_1D IS NOT NULL
+ORDER BY ABS(m.RETURN_1D) DESC
+LIMIT 5
+"""
+
+
+def run_demo(defs: dg.Definitions, settings: Settings) -> int:
+    resources = defs.resources or {}
+    deployed = deploy_chain_function(
+        lambda_client(settings.aws), settings.chains.function_name, settings.chains.role_arn
+    )
+    print(f"deployed {deployed.function_name} ({deployed.zip_bytes} bytes)")
+    days = WEEKDAYS.get_partition_keys()[-DAYS:]
+    _drop_feed_files(settings.chains.vendor_base_url, settings.lake_bucket, days[0], days[-1])
+    instance = dg.DagsterInstance.get()
+    assets = list(defs.assets or [])
+    reference = dg.AssetSelection.assets(
+        *(key for name in ("instruments", "corporate_actions") for key in _lineage_keys(name))
+    )
+    _run(assets, reference, resources, instance, None, "reference data")
+    daily = dg.AssetSelection.assets(*(key for name in ("prices", "fx_rates") for key in _lineage_keys(name)))
+    for day in days:
+        _run(assets, daily, resources, instance, day, day)
+    _print_answer(resources["snowflake"])
+    print("Open the UI with `make dev` (http://127.0.0.1:3000): Assets > raw/prices shows each chain's cursor.")
+    return 0
+
+
+def _lineage_keys(name: str) -> list[dg.AssetKey]:
+    return [dg.AssetKey(["raw", name]), dg.AssetKey(["lake", name]), dg.AssetKey(["warehouse", "raw", name])]
+
+
+def _run(
+    assets: list[Any],
+    selection: dg.AssetSelection,
+    resources: Mapping[str, Any],
+    instance: dg.DagsterInstance,
+    partition: str | None,
+    label: str,
+) -> None:
+    result = dg.materialize(
+        assets,
+        selection=selection,
+        resources=resources,
+        instance=instance,
+        partition_key=partition,
+        raise_on_error=True,
+    )
+    rows = {
+        event.asset_key.to_user_string(): event.materialization.metadata.get("dagster/row_count")
+        for event in result.get_asset_materialization_events()
+        if event.asset_key and event.asset_key.path[0] == "warehouse"
+    }
+    loaded = ", ".join(f"{key.split('/')[-1]} {value.value if value else 0}" for key, value in rows.items())
+    print(f"{label:<16} run {result.run_id[:8]}: {loaded} rows in Snowflake")
+
+
+def _drop_feed_files(vendor_url: str, bucket: str, first: str, last: str) -> None:
+    """The vendor delivers its corporate-action feed files into the landing prefix."""
+    body = {"bucket": bucket, "prefix": LANDING_CORPORATE_ACTIONS, "from": first, "to": last, "format": "csv"}
+    request = urllib.request.Request(
+        vendor_url + "/admin/feeds/drop",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        keys = json.loads(response.read()).get("keys", [])
+    print(f"vendor delivered {len(keys)} corporate-action feed files to s3://{bucket}/{LANDING_CORPORATE_ACTIONS}")
+
+
+def _print_answer(snowflake: Any) -> None:
+    with snowflake.get_connection() as conn, conn.cursor() as cur:
+        cur.execute("USE SCHEMA RAW")
+        cur.execute(TOP_MOVERS_SQL)
+        rows = cur.fetchall()
+    print("\nBiggest movers on the latest trading day (Snowflake, RAW.PRICES x RAW.INSTRUMENTS):")
+    for symbol, name, sector, close, pct in rows:
+        print(f"  {symbol:<10} {name[:28]:<28} {sector[:22]:<22} close {close:>10.2f}  {pct:+7.2f}%")

@@ -1,0 +1,122 @@
+"""Start, drive, watch and halt relay chains from Dagster.
+
+Driven mode: the asset invokes one link after another (synchronous invokes) and sees each
+link's result; a link killed at its deadline is simply invoked again, since it committed
+nothing. Interrupting the run (a terminated Dagster run) sets the chain's halt flag, so a link
+still in flight is the last one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from dagster import ConfigurableResource, Failure
+
+from lambda_workers.chain.cursor_store import CursorRecord, SsmCursorStore, parameter_name
+from lambda_workers.events import ChainAddress
+from platform_defs.chain_clients import aws_client, lambda_client
+from platform_defs.datasets import Dataset, SourceSettings
+from platform_defs.settings import AwsSettings
+
+__all__ = ["ChainResource"]
+
+GB_SECOND_USD = 0.0000166667  # x86 price per GB-second in us-east-1
+REQUEST_USD = 0.0000002
+
+
+class ChainResource(ConfigurableResource):
+    """The chain function and where its cursors live; clients are built from these fields."""
+
+    function_name: str
+    deployment: str
+    region_name: str
+    endpoint_url: str | None = None
+    lambda_endpoint_url: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    vendor_base_url: str
+    vendor_secret_parameter: str
+    max_links: int = 500
+    max_attempts_per_link: int = 3
+
+    def _aws(self) -> AwsSettings:
+        return AwsSettings(
+            self.region_name,
+            self.endpoint_url,
+            self.aws_access_key_id,
+            self.aws_secret_access_key,
+            self.lambda_endpoint_url,
+        )
+
+    def store(self) -> SsmCursorStore:
+        return SsmCursorStore(aws_client(self._aws(), "ssm"))
+
+    def record(self, chain: ChainAddress) -> CursorRecord | None:
+        return self.store().load(self.deployment, chain)[0]
+
+    def parameter(self, chain: ChainAddress) -> str:
+        return parameter_name(self.deployment, chain)
+
+    def halt(self, chain: ChainAddress) -> None:
+        self.store().set_halt(self.deployment, chain, True)
+
+    def start_event(
+        self, dataset: Dataset, chain: ChainAddress, bucket: str, full_refresh: bool = False
+    ) -> dict[str, Any]:
+        settings = SourceSettings(self.vendor_base_url, self.vendor_secret_parameter, bucket)
+        address = {"asset": chain.asset, "partition": chain.partition}
+        if chain.shard:
+            address["shard"] = chain.shard
+        prefix_partition = chain.partition if not chain.shard else f"{chain.partition}/{chain.shard}"
+        return {
+            "version": 1,
+            "action": "start",
+            "deployment": self.deployment,
+            "chain": address,
+            "mode": "driven",
+            "max_links": self.max_links,
+            "full_refresh": full_refresh,
+            "source": dataset.build_source(settings, chain.partition),
+            "sink": {"bucket": bucket, "prefix": dataset.raw_prefix(prefix_partition)},
+            "quarantine_prefix": dataset.quarantine_prefix(prefix_partition),
+            "validation": dataset.validation,
+        }
+
+    def drive(self, event: dict[str, Any], on_link: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        """Run the chain link by link until it stops; `on_link` sees every link's result."""
+        chain = ChainAddress(event["chain"]["asset"], event["chain"]["partition"], event["chain"].get("shard"))
+        self.store().set_halt(self.deployment, chain, False)
+        client = lambda_client(self._aws())
+        try:
+            while True:
+                result = self._invoke_link(client, event)
+                on_link(result)
+                if result["status"] != "running":
+                    return result
+                event = {**event, "action": "continue", "chain_id": result["chain_id"], "link": result["link"] + 1}
+        except BaseException as exc:
+            if not isinstance(exc, Failure):
+                self.halt(chain)
+            raise
+
+    def _invoke_link(self, client: Any, event: dict[str, Any]) -> dict[str, Any]:
+        problem: Any = None
+        for _ in range(self.max_attempts_per_link):
+            response = client.invoke(FunctionName=self.function_name, Payload=json.dumps(event).encode())
+            payload = json.loads(response["Payload"].read() or b"null")
+            if "FunctionError" not in response:
+                return payload
+            problem = payload
+            if isinstance(payload, dict) and payload.get("errorType") in ("EventError", "CursorRecordError"):
+                break
+        raise Failure(
+            description=f"link {event.get('link', 1)} of {event['chain']} failed: {problem}",
+            metadata={"error": json.dumps(problem)[:2000]},
+        )
+
+
+def estimated_cost_usd(billed_ms: int, memory_mb: int, links: int) -> float:
+    """Lambda's price for the chain: GB-seconds plus requests (us-east-1, x86)."""
+    return round(billed_ms / 1000 * memory_mb / 1024 * GB_SECOND_USD + links * REQUEST_USD, 6)
