@@ -1,0 +1,58 @@
+"""The lineage as Dagster runs it: chain metadata, one observation per link, checks, Snowflake rows."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from local_stack.stack import LocalStack
+from platform_defs.chain_clients import lambda_client
+from platform_defs.deploy import deploy_chain_function
+from platform_defs.settings import load_settings
+
+DAY = "2025-06-03"
+PRICES = [dg.AssetKey(["raw", "prices"]), dg.AssetKey(["lake", "prices"]), dg.AssetKey(["warehouse", "raw", "prices"])]
+
+
+@pytest.fixture(scope="module")
+def definitions(local_stack: LocalStack) -> dg.Definitions:
+    settings = load_settings()
+    deploy_chain_function(lambda_client(settings.aws), settings.chains.function_name, settings.chains.role_arn)
+    from platform_defs.definitions import defs
+
+    return defs
+
+
+def materialize_prices(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        list(defs.assets or []),
+        selection=dg.AssetSelection.assets(*PRICES),
+        resources=defs.resources,
+        instance=instance,
+        partition_key=DAY,
+    )
+
+
+def test_prices_lineage_reports_the_chain_and_lands_in_snowflake(definitions: dg.Definitions) -> None:
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = materialize_prices(definitions, instance)
+        assert result.success
+        raw = result.asset_materializations_for_node("raw__prices")[0].metadata
+        assert raw["status"].value == "done" and raw["rows"].value == 3000
+        assert raw["links"].value >= 1 and raw["progress"].value == 1.0
+        assert raw["ssm_parameter"].value == f"/baton/local/chains/prices/{DAY}"
+        assert raw["cursor"].value == {"offset": 3000}
+        assert raw["s3_prefix"].value.startswith(f"raw/vendor/prices/{DAY}/")
+        assert raw["estimated_cost_usd"].value > 0
+        observations = [e for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_OBSERVATION]
+        assert len(observations) == raw["links"].value
+        checks = result.get_asset_check_evaluations()
+        assert [(c.check_name, c.passed) for c in checks] == [("rows_accounted_for", True)]
+        warehouse = result.asset_materializations_for_node("warehouse__raw__prices")[0].metadata
+        assert warehouse["dagster/row_count"].value == 3000
+
+        again = materialize_prices(definitions, instance)
+        raw_again = again.asset_materializations_for_node("raw__prices")[0].metadata
+        assert raw_again["outcome"].value == "skipped", "a closed window calls no API"
+        warehouse_again = again.asset_materializations_for_node("warehouse__raw__prices")[0].metadata
+        assert warehouse_again["dagster/row_count"].value == 3000, "a reload replaces the partition"
