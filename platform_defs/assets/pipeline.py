@@ -5,14 +5,17 @@ reports the same metadata whatever the source. (No `from __future__ import annot
 Dagster resolves the config and resource annotations of the asset functions at definition.)
 """
 
+import io
 from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
+import pyarrow.parquet as pq
 from dagster_snowflake import SnowflakeResource
 
+from lambda_workers.chain.fanout import shard_ranges
 from lambda_workers.events import ChainAddress
-from platform_defs.datasets import Dataset
+from platform_defs.datasets import DATASETS, Dataset
 from platform_defs.lake import build_lake_partition, lake_files
 from platform_defs.resources.chains import ChainResource, estimated_cost_usd
 from platform_defs.resources.lake import Lake
@@ -25,6 +28,8 @@ CHAIN_POOL = "vendor_chains"
 
 class ExtractionConfig(dg.Config):
     full_refresh: bool = False
+    shards: int = 1  # > 1: split the symbol space, one chain per shard (shardable datasets only)
+    max_concurrent_shards: int = 4
 
 
 def dataset_assets(dataset: Dataset, storage_integration: str | None) -> list[dg.AssetsDefinition]:
@@ -49,35 +54,85 @@ def _raw_asset(dataset: Dataset) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         partition = dataset.chain_partition(_partition(context, dataset), datetime.now(UTC).date())
         chain = ChainAddress(dataset.name, partition)
-        event = chains.start_event(dataset, chain, lake.bucket, config.full_refresh)
+        if config.shards > 1 and not dataset.shardable:
+            raise dg.Failure(description=f"{dataset.name} cannot be sharded")
 
         def on_link(result: dict[str, Any]) -> None:
             total = result.get("total")
             progress = f" ({100 * result['rows'] / total:.0f}% of {total})" if total else ""
             context.log.info(
-                f"link {result['link']}: {result['outcome']}, +{result['link_rows']} rows in "
+                f"{result['parameter']} link {result['link']}: {result['outcome']}, +{result['link_rows']} rows in "
                 f"{result['link_ms']:.0f} ms, {result['rows']} rows so far{progress}"
             )
             context.log_event(
                 dg.AssetObservation(
                     asset_key=context.asset_key,
                     partition=_partition(context, dataset),
-                    metadata=_chain_metadata(chains, chain, result),
+                    metadata=_chain_metadata(result),
                 )
             )
 
-        final = chains.drive(event, on_link)
-        if final["status"] != "done":
+        if config.shards > 1:
+            symbols = _instrument_symbols(lake)
+            ranges = shard_ranges(symbols, config.shards)
+            events = [
+                chains.start_event(
+                    dataset,
+                    ChainAddress(dataset.name, partition, shard.name),
+                    lake.bucket,
+                    config.full_refresh,
+                    key_range=(shard.first, shard.last),
+                )
+                for shard in ranges
+            ]
+            results = chains.drive_shards(events, on_link, config.max_concurrent_shards)
+        else:
+            results = [chains.drive(chains.start_event(dataset, chain, lake.bucket, config.full_refresh), on_link)]
+        failed = [r for r in results if r["status"] != "done"]
+        metadata = _chain_metadata(results[0]) if len(results) == 1 else _shards_metadata(results)
+        if failed:
             raise dg.Failure(
-                description=f"chain {final['chain_id']} ended {final['status']}: {final['last_error']}",
-                metadata=_chain_metadata(chains, chain, final),
+                description="; ".join(f"{r['parameter']} ended {r['status']}: {r['last_error']}" for r in failed),
+                metadata=metadata,
             )
-        return dg.MaterializeResult(metadata=_chain_metadata(chains, chain, final))
+        return dg.MaterializeResult(metadata=metadata)
 
     return raw
 
 
-def _chain_metadata(chains: ChainResource, chain: ChainAddress, result: dict[str, Any]) -> dict[str, Any]:
+def _instrument_symbols(lake: Lake) -> list[str]:
+    """The symbol key space, from the lake's instrument snapshot (shard bounds follow it)."""
+    dataset_files = lake_files(lake.client(), lake.bucket, DATASETS["instruments"], "all")
+    if not dataset_files:
+        raise dg.Failure(description="sharding needs lake/instruments: materialise the instruments first")
+    symbols: list[str] = []
+    for key in dataset_files:
+        body = lake.client().get_object(Bucket=lake.bucket, Key=key)["Body"].read()
+        symbols += pq.read_table(io.BytesIO(body), columns=["symbol"]).column("symbol").to_pylist()
+    return symbols
+
+
+def _shards_metadata(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One materialisation for all shards: counters summed, each shard's cursor kept."""
+    summed = {key: sum(r[key] for r in results) for key in ("rows", "bytes", "chunks", "quarantined", "link")}
+    billed = sum(r["billed_ms"] for r in results)
+    memory = results[0]["memory_mb"]
+    return {
+        "status": "done" if all(r["status"] == "done" for r in results) else "incomplete",
+        "shards": len(results),
+        "chain_ids": dg.MetadataValue.json({r["parameter"]: r["chain_id"] for r in results}),
+        "cursor": dg.MetadataValue.json({r["parameter"]: r["cursor"] for r in results}),
+        "links": summed["link"],
+        "rows": summed["rows"],
+        "bytes": summed["bytes"],
+        "chunks": summed["chunks"],
+        "quarantined": summed["quarantined"],
+        "lambda_gb_seconds": round(billed / 1000 * memory / 1024, 3),
+        "estimated_cost_usd": estimated_cost_usd(billed, memory, summed["link"]),
+    }
+
+
+def _chain_metadata(result: dict[str, Any]) -> dict[str, Any]:
     total = result.get("total")
     gb_seconds = result["billed_ms"] / 1000 * result["memory_mb"] / 1024
     return {
@@ -96,7 +151,7 @@ def _chain_metadata(chains: ChainResource, chain: ChainAddress, result: dict[str
         "lambda_gb_seconds": round(gb_seconds, 3),
         "estimated_cost_usd": estimated_cost_usd(result["billed_ms"], result["memory_mb"], result["link"]),
         "s3_prefix": result.get("prefix") or "",
-        "ssm_parameter": chains.parameter(chain),
+        "ssm_parameter": result["parameter"],
     }
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from dagster import ConfigurableResource, Failure
 
-from lambda_workers.chain.cursor_store import CursorRecord, SsmCursorStore, parameter_name
+from lambda_workers.chain.cursor_store import SsmCursorStore
 from lambda_workers.events import ChainAddress
 from platform_defs.chain_clients import aws_client, lambda_client
 from platform_defs.datasets import Dataset, SourceSettings
@@ -53,19 +54,21 @@ class ChainResource(ConfigurableResource):
     def store(self) -> SsmCursorStore:
         return SsmCursorStore(aws_client(self._aws(), "ssm"))
 
-    def record(self, chain: ChainAddress) -> CursorRecord | None:
-        return self.store().load(self.deployment, chain)[0]
-
-    def parameter(self, chain: ChainAddress) -> str:
-        return parameter_name(self.deployment, chain)
-
     def halt(self, chain: ChainAddress) -> None:
         self.store().set_halt(self.deployment, chain, True)
 
     def start_event(
-        self, dataset: Dataset, chain: ChainAddress, bucket: str, full_refresh: bool = False
+        self,
+        dataset: Dataset,
+        chain: ChainAddress,
+        bucket: str,
+        full_refresh: bool = False,
+        key_range: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
         settings = SourceSettings(self.vendor_base_url, self.vendor_secret_parameter, bucket)
+        source = dataset.build_source(settings, chain.partition)
+        if key_range is not None:
+            source["params"] = {**source.get("params", {}), "symbol_from": key_range[0], "symbol_to": key_range[1]}
         address = {"asset": chain.asset, "partition": chain.partition}
         if chain.shard:
             address["shard"] = chain.shard
@@ -78,7 +81,7 @@ class ChainResource(ConfigurableResource):
             "mode": "driven",
             "max_links": self.max_links,
             "full_refresh": full_refresh,
-            "source": dataset.build_source(settings, chain.partition),
+            "source": source,
             "sink": {"bucket": bucket, "prefix": dataset.raw_prefix(prefix_partition)},
             "quarantine_prefix": dataset.quarantine_prefix(prefix_partition),
             "validation": dataset.validation,
@@ -100,6 +103,13 @@ class ChainResource(ConfigurableResource):
             if not isinstance(exc, Failure):
                 self.halt(chain)
             raise
+
+    def drive_shards(
+        self, events: list[dict[str, Any]], on_link: Callable[[dict[str, Any]], None], max_concurrency: int
+    ) -> list[dict[str, Any]]:
+        """Drive one chain per shard, at most `max_concurrency` at a time; results in shard order."""
+        with ThreadPoolExecutor(max_workers=max(1, max_concurrency), thread_name_prefix="shard") as pool:
+            return list(pool.map(lambda event: self.drive(event, on_link), events))
 
     def _invoke_link(self, client: Any, event: dict[str, Any]) -> dict[str, Any]:
         problem: Any = None

@@ -56,3 +56,26 @@ def test_prices_lineage_reports_the_chain_and_lands_in_snowflake(definitions: dg
         assert raw_again["outcome"].value == "skipped", "a closed window calls no API"
         warehouse_again = again.asset_materializations_for_node("warehouse__raw__prices")[0].metadata
         assert warehouse_again["dagster/row_count"].value == 3000, "a reload replaces the partition"
+
+
+def test_prices_fan_out_into_shards_and_stitch_in_the_lake(definitions: dg.Definitions) -> None:
+    with dg.DagsterInstance.ephemeral() as instance:
+        reference = [dg.AssetKey(["raw", "instruments"]), dg.AssetKey(["lake", "instruments"])]
+        assets = list(definitions.assets or [])
+        resources = definitions.resources
+        instruments = dg.AssetSelection.assets(*reference)
+        assert dg.materialize(assets, selection=instruments, resources=resources, instance=instance).success
+        result = dg.materialize(
+            assets,
+            selection=dg.AssetSelection.assets(*PRICES[:2]),
+            resources=resources,
+            instance=instance,
+            partition_key="2025-06-04",
+            run_config={"ops": {"raw__prices": {"config": {"shards": 3, "max_concurrent_shards": 2}}}},
+        )
+        assert result.success
+        raw = result.asset_materializations_for_node("raw__prices")[0].metadata
+        assert raw["shards"].value == 3 and raw["rows"].value == 3000
+        assert sorted(raw["cursor"].value) == [f"/baton/local/chains/prices/2025-06-04/s0{i}-of-03" for i in (1, 2, 3)]
+        lake = result.asset_materializations_for_node("lake__prices")[0].metadata
+        assert lake["lake_rows"].value == 3000 and lake["duplicates"].value == 0
