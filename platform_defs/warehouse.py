@@ -30,11 +30,16 @@ class WarehouseLoad:
 
 def ensure_stage(cur: Any, bucket: str, storage_integration: str | None) -> None:
     """The external stage on `s3://<bucket>/lake/`, created once (CREATE OR REPLACE would drop grants)."""
+    url = f"s3://{bucket}/lake/"
     cur.execute("SHOW STAGES LIKE 'LAKE' IN SCHEMA RAW")
-    if cur.fetchall():
+    existing = cur.fetchall()
+    if existing:
+        found = existing[0][4]
+        if found != url:
+            raise RuntimeError(f"stage {LAKE_STAGE} points at {found}, not at the lake {url}: drop or alter it")
         return
     integration = f" STORAGE_INTEGRATION = {_identifier(storage_integration)}" if storage_integration else ""
-    cur.execute(f"CREATE STAGE {LAKE_STAGE} URL = 's3://{bucket}/lake/'{integration}")
+    cur.execute(f"CREATE STAGE {LAKE_STAGE} URL = '{url}'{integration}")
 
 
 def ensure_table(cur: Any, dataset: Dataset) -> None:

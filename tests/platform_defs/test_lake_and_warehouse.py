@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gzip
 import io
@@ -17,6 +18,7 @@ from lambda_workers.handler import lambda_handler
 from local_stack.stack import LocalStack
 from platform_defs.datasets import DATASETS
 from platform_defs.lake import build_lake_partition
+from platform_defs.settings import load_settings
 from platform_defs.warehouse import ensure_stage, ensure_table, load_partition
 from tests.lambda_workers.conftest import DeadlineContext
 
@@ -106,8 +108,15 @@ def test_loading_a_partition_twice_replaces_it(lake: tuple[Any, str], warehouse:
     dataset = dataclasses.replace(DATASETS["corporate_actions"], name=f"ca_{uuid.uuid4().hex[:8]}")
     source = DATASETS["corporate_actions"]
     build = build_lake_partition(s3, bucket, dataset, source.raw_prefix("all"), "all")
+    platform_lake = load_settings().lake_bucket  # the session's stage points at the platform's lake
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=platform_lake)
+    for key in build.files:
+        s3.copy_object(Bucket=platform_lake, Key=key, CopySource={"Bucket": bucket, "Key": key})
     cur = warehouse.cursor()
-    ensure_stage(cur, bucket, None)
+    ensure_stage(cur, platform_lake, None)
+    with pytest.raises(RuntimeError, match="points at s3://baton-lake/lake/, not at the lake s3://elsewhere/lake/"):
+        ensure_stage(cur, "elsewhere", None)
     ensure_table(cur, dataset)
     first = load_partition(warehouse, dataset, "all", build.files)
     second = load_partition(warehouse, dataset, "all", build.files)
