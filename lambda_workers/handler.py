@@ -2,7 +2,8 @@
 
 Thin on purpose: parse and validate the event (a bad one is rejected before any side effect),
 build the runner on boto3 clients, run one link, return its result. AWS clients are created once
-per execution environment, so warm links skip the set-up.
+per execution environment, so warm links skip the set-up; inside Lambda they are created during
+init, which has its own time limit, so a cold link's deadline is all for work.
 """
 
 from __future__ import annotations
@@ -30,6 +31,16 @@ logging.getLogger().setLevel(os.environ.get("BATON_LOG_LEVEL", "INFO"))
 @cache
 def _client(service: str) -> Any:
     return boto3.client(service)  # type: ignore[call-overload]
+
+
+def _create_clients_during_init() -> None:
+    """Only inside a Lambda runtime: an in-process caller (a test, a benchmark) sets its endpoints later."""
+    if "AWS_LAMBDA_RUNTIME_API" in os.environ:
+        for service in ("ssm", "s3", "lambda"):
+            _client(service)
+
+
+_create_clients_during_init()
 
 
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -107,6 +107,15 @@ class VendorProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def log_once_it_has(self, *fragments: str, seconds: float = 5.0) -> str:
+        """The log once every fragment is in it: the service logs a request after answering it."""
+        deadline = time.monotonic() + seconds
+        while True:
+            log = self.log()
+            if all(fragment in log for fragment in fragments) or time.monotonic() > deadline:
+                return log
+            time.sleep(0.05)
+
     def stop(self, sig: int = signal.SIGTERM) -> int:
         if self.stopped:
             return self.process.returncode
