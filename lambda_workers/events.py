@@ -47,6 +47,14 @@ class ChainAddress:
         parts = [self.asset, self.partition] + ([self.shard] if self.shard else [])
         return "/".join(parts)
 
+    @classmethod
+    def from_path(cls, path: str) -> ChainAddress:
+        """The inverse of `path`: `<asset>/<partition>[/<shard>]`."""
+        parts = path.strip("/").split("/")
+        if len(parts) not in (2, 3) or not all(_SEGMENT.match(part) for part in parts):
+            raise ValueError(f"{path!r} is not a chain path <asset>/<partition>[/<shard>]")
+        return cls(*parts)
+
 
 @dataclass(frozen=True)
 class Validation:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dagster import Definitions
 
 from platform_defs.assets import dataset_assets
+from platform_defs.automation import FRESHNESS_CHECKS, JOBS, SCHEDULES, SENSORS
+from platform_defs.chain_health import chain_health_checks
 from platform_defs.datasets import DATASETS
 from platform_defs.resources import build_resources
 from platform_defs.settings import load_settings
@@ -17,4 +19,11 @@ settings = load_settings()
 
 assets = [a for dataset in DATASETS.values() for a in dataset_assets(dataset, settings.storage_integration)]
 
-defs = Definitions(assets=assets, resources=build_resources(settings))
+defs = Definitions(
+    assets=assets,
+    asset_checks=[*chain_health_checks(), *FRESHNESS_CHECKS],
+    jobs=list(JOBS.values()),
+    schedules=SCHEDULES,
+    sensors=SENSORS,
+    resources=build_resources(settings),
+)

@@ -17,6 +17,7 @@ from local_stack.stack import VENDOR_SECRET_PARAMETER, LocalStack, StackError
 
 __all__ = [
     "VALID_ENVS",
+    "AlertSettings",
     "AwsSettings",
     "ChainSettings",
     "ConfigurationError",
@@ -30,6 +31,8 @@ VALID_ENVS = ("local", "aws")
 LOCAL_LAKE_BUCKET = "baton-lake"
 LOCAL_SNOWFLAKE_DATABASE = "BATON"
 WAREHOUSE_SCHEMAS = ("RAW", "ANALYTICS")
+LOCAL_ALERT_SENDER = "baton@baton.local"
+LOCAL_ALERT_RECIPIENTS = "data-engineering@baton.local"
 
 
 class ConfigurationError(ValueError):
@@ -73,6 +76,15 @@ class ChainSettings:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    """Who hears about a failed run (by SES email), and the UI the message links to."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    ui_url: str
+
+
+@dataclass(frozen=True)
 class Settings:
     env: str
     deployment: str
@@ -80,6 +92,7 @@ class Settings:
     aws: AwsSettings
     snowflake: SnowflakeSettings
     chains: ChainSettings
+    alerts: AlertSettings
     storage_integration: str | None = None
 
 
@@ -121,6 +134,7 @@ def _local_settings(env: Mapping[str, str]) -> Settings:
             vendor_base_url=stack_env.get("BATON_VENDOR_URL", ""),
             vendor_secret_parameter=VENDOR_SECRET_PARAMETER,
         ),
+        alerts=_alerts(env, LOCAL_ALERT_SENDER, LOCAL_ALERT_RECIPIENTS),
         snowflake=SnowflakeSettings(
             account="baton",
             user="baton",
@@ -141,7 +155,8 @@ def _local_settings(env: Mapping[str, str]) -> Settings:
 
 def _aws_settings(env: Mapping[str, str]) -> Settings:
     """Real AWS (boto3's credential chain) and real Snowflake, all named by environment variables."""
-    missing = [var for var in ("BATON_LAKE_BUCKET", *_CHAIN_REQUIRED, *_SNOWFLAKE_REQUIRED) if not env.get(var)]
+    required = ("BATON_LAKE_BUCKET", *_CHAIN_REQUIRED, *_ALERT_REQUIRED, *_SNOWFLAKE_REQUIRED)
+    missing = [var for var in required if not env.get(var)]
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
     if not region:
         missing.append("AWS_REGION (or AWS_DEFAULT_REGION)")
@@ -162,6 +177,7 @@ def _aws_settings(env: Mapping[str, str]) -> Settings:
             vendor_base_url=env["BATON_VENDOR_BASE_URL"],
             vendor_secret_parameter=f"/baton/{deployment}/secrets/vendor_api_key",
         ),
+        alerts=_alerts(env, env["BATON_ALERT_SENDER"], env["BATON_ALERT_RECIPIENTS"]),
         storage_integration=env.get("SNOWFLAKE_STORAGE_INTEGRATION"),
         snowflake=SnowflakeSettings(
             account=env["SNOWFLAKE_ACCOUNT"],
@@ -176,4 +192,15 @@ def _aws_settings(env: Mapping[str, str]) -> Settings:
 
 
 _CHAIN_REQUIRED = ("BATON_CHAIN_ROLE_ARN", "BATON_VENDOR_BASE_URL")
+_ALERT_REQUIRED = ("BATON_ALERT_SENDER", "BATON_ALERT_RECIPIENTS")
 _SNOWFLAKE_REQUIRED = ("SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER", "SNOWFLAKE_DATABASE", "SNOWFLAKE_WAREHOUSE")
+
+
+def _alerts(env: Mapping[str, str], default_sender: str, default_recipients: str) -> AlertSettings:
+    """`BATON_ALERT_SENDER`, `BATON_ALERT_RECIPIENTS` (comma-separated) and `BATON_UI_URL`."""
+    recipients = env.get("BATON_ALERT_RECIPIENTS") or default_recipients
+    return AlertSettings(
+        sender=env.get("BATON_ALERT_SENDER") or default_sender,
+        recipients=tuple(address.strip() for address in recipients.split(",") if address.strip()),
+        ui_url=(env.get("BATON_UI_URL") or "http://127.0.0.1:3000").rstrip("/"),
+    )

@@ -14,7 +14,7 @@ from typing import Any
 from platform_defs.datasets import SNOWFLAKE_TYPES, Dataset
 from platform_defs.lake import PARTITION_COLUMN
 
-__all__ = ["LAKE_STAGE", "WarehouseLoad", "ensure_stage", "ensure_table", "load_partition"]
+__all__ = ["LAKE_STAGE", "WarehouseLoad", "duplicate_keys", "ensure_stage", "ensure_table", "load_partition"]
 
 LAKE_STAGE = "RAW.LAKE"
 
@@ -77,6 +77,17 @@ def load_partition(conn: Any, dataset: Dataset, partition: str, files: Sequence[
     finally:
         conn.autocommit(True)
     return WarehouseLoad(dataset.table, partition, len(relative), loaded, int(in_partition))
+
+
+def duplicate_keys(cur: Any, dataset: Dataset, sample: int = 5) -> tuple[int, list[tuple[Any, ...]]]:
+    """How many primary-key values occur more than once in the whole table, and a few of them."""
+    key = ", ".join(column.upper() for column in dataset.key)
+    cur.execute(
+        f"SELECT {key}, COUNT(*) AS COPIES FROM {dataset.table} GROUP BY {key} HAVING COUNT(*) > 1 "
+        f"ORDER BY COPIES DESC, {key}"
+    )
+    rows = cur.fetchall()
+    return len(rows), [tuple(row) for row in rows[:sample]]
 
 
 def _identifier(name: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
@@ -26,9 +27,13 @@ RECORD_LIMIT_BYTES = 4096  # a standard parameter's value
 STATUSES = ("running", "done", "halted", "failed")
 
 
+def chains_path(deployment: str) -> str:
+    return f"/baton/{deployment}/chains"
+
+
 def parameter_name(deployment: str, chain: ChainAddress) -> str:
     """`/baton/<env>/chains/<asset>/<partition>[/<shard>]`."""
-    return f"/baton/{deployment}/chains/{chain.path()}"
+    return f"{chains_path(deployment)}/{chain.path()}"
 
 
 def halt_parameter_name(deployment: str, chain: ChainAddress) -> str:
@@ -118,8 +123,17 @@ class CursorStore(ABC):
         name = parameter_name(deployment, chain)
         return [CursorRecord.from_json(name, text) for text in self._history_values(name)]
 
+    def records(self, deployment: str) -> Iterator[tuple[ChainAddress, CursorRecord]]:
+        """Every chain of the deployment with its record; a record that does not parse raises."""
+        base = chains_path(deployment)
+        for name, text in self._values_under(base):
+            yield ChainAddress.from_path(name.removeprefix(base)), CursorRecord.from_json(name, text)
+
     @abstractmethod
     def _get_values(self, names: list[str]) -> dict[str, str]: ...
+
+    @abstractmethod
+    def _values_under(self, path: str) -> Iterator[tuple[str, str]]: ...
 
     @abstractmethod
     def _put_value(self, name: str, value: str) -> None: ...
@@ -140,6 +154,11 @@ class SsmCursorStore(CursorStore):
     def _get_values(self, names: list[str]) -> dict[str, str]:
         response = self._client.get_parameters(Names=names)
         return {p["Name"]: p["Value"] for p in response["Parameters"]}
+
+    def _values_under(self, path: str) -> Iterator[tuple[str, str]]:
+        for page in self._client.get_paginator("get_parameters_by_path").paginate(Path=path, Recursive=True):
+            for parameter in page["Parameters"]:
+                yield parameter["Name"], parameter["Value"]
 
     def _put_value(self, name: str, value: str) -> None:
         self._client.put_parameter(Name=name, Value=value, Type="String", Tier="Standard", Overwrite=True)

@@ -82,6 +82,8 @@ class ChainRunner:
         link_rows, note = self._work(event, source, record, budget)
         record.link += 1
         record.extra["last_request_id"] = context.aws_request_id
+        record.extra["mode"] = event.mode  # a relay chain is watched by a sensor, a driven one by its caller
+        record.extra["memory_mb"] = int(context.memory_limit_in_mb)  # with billed_ms: the chain's cost
         record.page_ms = round(budget.page_ms, 1)
         self._commit(event, record, started, budget)
         if self._relay is not None and event.mode == "relay" and record.status == "running":

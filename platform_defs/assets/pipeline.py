@@ -6,8 +6,9 @@ Dagster resolves the config and resource annotations of the asset functions at d
 """
 
 import io
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import dagster as dg
 import pyarrow.parquet as pq
@@ -15,21 +16,28 @@ from dagster_snowflake import SnowflakeResource
 
 from lambda_workers.chain.fanout import shard_ranges
 from lambda_workers.events import ChainAddress
+from platform_defs.chain_metadata import chain_metadata, shards_metadata
 from platform_defs.datasets import DATASETS, Dataset
 from platform_defs.lake import build_lake_partition, lake_files
-from platform_defs.resources.chains import ChainResource, estimated_cost_usd
+from platform_defs.resources.chains import ChainResource
 from platform_defs.resources.lake import Lake
-from platform_defs.warehouse import ensure_stage, ensure_table, load_partition
+from platform_defs.warehouse import duplicate_keys, ensure_stage, ensure_table, load_partition
 
-__all__ = ["CHAIN_POOL", "dataset_assets"]
-
-CHAIN_POOL = "vendor_chains"
+__all__ = ["ExtractionConfig", "chain_pool", "dataset_assets"]
 
 
 class ExtractionConfig(dg.Config):
     full_refresh: bool = False
     shards: int = 1  # > 1: split the symbol space, one chain per shard (shardable datasets only)
     max_concurrent_shards: int = 4
+    # driven: this run invokes every link and materialises when the chain is done.
+    # relay: this run launches the chain and ends; the relay sensor materialises it later.
+    mode: Literal["driven", "relay"] = "driven"
+
+
+def chain_pool(dataset: Dataset) -> str:
+    """One concurrency pool per source: its limit is how many chains may call that source at once."""
+    return f"{dataset.source}_chains"
 
 
 def dataset_assets(dataset: Dataset, storage_integration: str | None) -> list[dg.AssetsDefinition]:
@@ -45,17 +53,28 @@ def _raw_asset(dataset: Dataset) -> dg.AssetsDefinition:
         key=["raw", dataset.name],
         group_name="raw",
         partitions_def=dataset.partitions,
-        pool=CHAIN_POOL,
+        pool=chain_pool(dataset),
         kinds={"lambda", "s3"},
+        output_required=False,
         description=f"{dataset.description} Extracted by a relay chain of Lambda links into the raw zone.",
     )
     def raw(
         context: dg.AssetExecutionContext, config: ExtractionConfig, chains: ChainResource, lake: Lake
-    ) -> dg.MaterializeResult:
+    ) -> Iterator[dg.MaterializeResult]:
         partition = dataset.chain_partition(_partition(context, dataset), datetime.now(UTC).date())
         chain = ChainAddress(dataset.name, partition)
         if config.shards > 1 and not dataset.shardable:
             raise dg.Failure(description=f"{dataset.name} cannot be sharded")
+        if config.mode == "relay":
+            if config.shards > 1:
+                raise dg.Failure(description="relay mode runs one chain: use driven mode to shard")
+            event = chains.start_event(dataset, chain, lake.bucket, config.full_refresh, mode="relay")
+            request_id = chains.launch(event)
+            context.log.info(
+                f"relay chain for {chain.path()} launched (request {request_id}); the relay_chains sensor "
+                "reports its links and materialises this asset when it is done"
+            )
+            return
 
         def on_link(result: dict[str, Any]) -> None:
             total = result.get("total")
@@ -68,7 +87,7 @@ def _raw_asset(dataset: Dataset) -> dg.AssetsDefinition:
                 dg.AssetObservation(
                     asset_key=context.asset_key,
                     partition=_partition(context, dataset),
-                    metadata=_chain_metadata(result),
+                    metadata=chain_metadata(result),
                 )
             )
 
@@ -89,13 +108,13 @@ def _raw_asset(dataset: Dataset) -> dg.AssetsDefinition:
         else:
             results = [chains.drive(chains.start_event(dataset, chain, lake.bucket, config.full_refresh), on_link)]
         failed = [r for r in results if r["status"] != "done"]
-        metadata = _chain_metadata(results[0]) if len(results) == 1 else _shards_metadata(results)
+        metadata = chain_metadata(results[0]) if len(results) == 1 else shards_metadata(results)
         if failed:
             raise dg.Failure(
                 description="; ".join(f"{r['parameter']} ended {r['status']}: {r['last_error']}" for r in failed),
                 metadata=metadata,
             )
-        return dg.MaterializeResult(metadata=metadata)
+        yield dg.MaterializeResult(metadata=metadata)
 
     return raw
 
@@ -110,49 +129,6 @@ def _instrument_symbols(lake: Lake) -> list[str]:
         body = lake.client().get_object(Bucket=lake.bucket, Key=key)["Body"].read()
         symbols += pq.read_table(io.BytesIO(body), columns=["symbol"]).column("symbol").to_pylist()
     return symbols
-
-
-def _shards_metadata(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """One materialisation for all shards: counters summed, each shard's cursor kept."""
-    summed = {key: sum(r[key] for r in results) for key in ("rows", "bytes", "chunks", "quarantined", "link")}
-    billed = sum(r["billed_ms"] for r in results)
-    memory = results[0]["memory_mb"]
-    return {
-        "status": "done" if all(r["status"] == "done" for r in results) else "incomplete",
-        "shards": len(results),
-        "chain_ids": dg.MetadataValue.json({r["parameter"]: r["chain_id"] for r in results}),
-        "cursor": dg.MetadataValue.json({r["parameter"]: r["cursor"] for r in results}),
-        "links": summed["link"],
-        "rows": summed["rows"],
-        "bytes": summed["bytes"],
-        "chunks": summed["chunks"],
-        "quarantined": summed["quarantined"],
-        "lambda_gb_seconds": round(billed / 1000 * memory / 1024, 3),
-        "estimated_cost_usd": estimated_cost_usd(billed, memory, summed["link"]),
-    }
-
-
-def _chain_metadata(result: dict[str, Any]) -> dict[str, Any]:
-    total = result.get("total")
-    gb_seconds = result["billed_ms"] / 1000 * result["memory_mb"] / 1024
-    return {
-        "chain_id": result.get("chain_id") or "",
-        "status": result["status"],
-        "outcome": result["outcome"],
-        "cursor": dg.MetadataValue.json(result.get("cursor") or {}),
-        "links": result["link"],
-        "rows": result["rows"],
-        "bytes": result["bytes"],
-        "chunks": result["chunks"],
-        "quarantined": result["quarantined"],
-        "progress": dg.MetadataValue.float(1.0 if result["status"] == "done" else result["rows"] / total)
-        if total
-        else dg.MetadataValue.float(1.0 if result["status"] == "done" else 0.0),
-        "lambda_gb_seconds": round(gb_seconds, 3),
-        "estimated_cost_usd": estimated_cost_usd(result["billed_ms"], result["memory_mb"], result["link"]),
-        "s3_prefix": result.get("prefix") or "",
-        "ssm_parameter": result["parameter"],
-    }
 
 
 def _lake_asset(dataset: Dataset) -> dg.AssetsDefinition:
@@ -221,6 +197,13 @@ def _warehouse_asset(dataset: Dataset, storage_integration: str | None) -> dg.As
         deps=[dg.AssetKey(["lake", dataset.name])],
         kinds={"snowflake"},
         description=f"{dataset.description} Loaded into {dataset.table} with COPY INTO from the lake stage.",
+        check_specs=[
+            dg.AssetCheckSpec(
+                "primary_key_unique",
+                asset=dg.AssetKey(["warehouse", "raw", dataset.name]),
+                description=f"({', '.join(dataset.key)}) identifies one row of {dataset.table}, over all partitions.",
+            )
+        ],
         metadata={
             "dagster/column_schema": dg.TableSchema(
                 columns=[dg.TableColumn(c.name.upper(), c.type, description=c.description) for c in dataset.columns]
@@ -236,13 +219,25 @@ def _warehouse_asset(dataset: Dataset, storage_integration: str | None) -> dg.As
                 ensure_stage(cur, lake.bucket, storage_integration)
                 ensure_table(cur, dataset)
             load = load_partition(conn, dataset, partition, files)
+            with conn.cursor() as cur:
+                duplicated, sample = duplicate_keys(cur, dataset)
         return dg.MaterializeResult(
             metadata={
                 "table": load.table,
                 "files": load.files,
                 "rows_loaded": load.rows_loaded,
                 "dagster/row_count": load.rows_in_partition,
-            }
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name="primary_key_unique",
+                    passed=duplicated == 0,
+                    metadata={
+                        "duplicated_keys": duplicated,
+                        "sample": dg.MetadataValue.json([[str(v) for v in row] for row in sample]),
+                    },
+                )
+            ],
         )
 
     return warehouse

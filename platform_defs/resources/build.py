@@ -11,6 +11,7 @@ from dagster_snowflake import SnowflakeResource
 
 from platform_defs.resources.chains import ChainResource
 from platform_defs.resources.lake import Lake, LocalLake
+from platform_defs.resources.notifier import EmailNotifier, LocalEmailNotifier
 from platform_defs.resources.warehouse import LocalSnowflakeResource
 from platform_defs.settings import Settings
 
@@ -42,6 +43,12 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             aws_secret_access_key=settings.aws.secret_access_key,
             vendor_base_url=settings.chains.vendor_base_url,
             vendor_secret_parameter=settings.chains.vendor_secret_parameter,
+        ),
+        "notifier": (LocalEmailNotifier if local else EmailNotifier)(
+            sender=settings.alerts.sender,
+            recipients=list(settings.alerts.recipients),
+            ui_url=settings.alerts.ui_url,
+            **aws,
         ),
         "s3": s3,
         "ssm": SSMResource(**aws),

@@ -3,28 +3,26 @@
 Driven mode: the asset invokes one link after another (synchronous invokes) and sees each
 link's result; a link killed at its deadline is simply invoked again, since it committed
 nothing. Interrupting the run (a terminated Dagster run) sets the chain's halt flag, so a link
-still in flight is the last one.
+still in flight is the last one. Relay mode: the asset launches the first link and the links
+invoke each other; the relay sensor follows the cursor records.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from dagster import ConfigurableResource, Failure
 
-from lambda_workers.chain.cursor_store import SsmCursorStore
+from lambda_workers.chain.cursor_store import CursorRecord, SsmCursorStore
 from lambda_workers.events import ChainAddress
 from platform_defs.chain_clients import aws_client, lambda_client
 from platform_defs.datasets import Dataset, SourceSettings
 from platform_defs.settings import AwsSettings
 
 __all__ = ["ChainResource"]
-
-GB_SECOND_USD = 0.0000166667  # x86 price per GB-second in us-east-1
-REQUEST_USD = 0.0000002
 
 
 class ChainResource(ConfigurableResource):
@@ -40,7 +38,9 @@ class ChainResource(ConfigurableResource):
     vendor_base_url: str
     vendor_secret_parameter: str
     max_links: int = 500
+    page_size: int = 10_000  # rows per vendor page: smaller pages, finer-grained cursors and links
     max_attempts_per_link: int = 3
+    stall_after_seconds: int = 1800  # a running chain with no commit for this long has stalled (2 full links)
 
     def _aws(self) -> AwsSettings:
         return AwsSettings(
@@ -64,8 +64,9 @@ class ChainResource(ConfigurableResource):
         bucket: str,
         full_refresh: bool = False,
         key_range: tuple[str, str] | None = None,
+        mode: str = "driven",
     ) -> dict[str, Any]:
-        settings = SourceSettings(self.vendor_base_url, self.vendor_secret_parameter, bucket)
+        settings = SourceSettings(self.vendor_base_url, self.vendor_secret_parameter, bucket, self.page_size)
         source = dataset.build_source(settings, chain.partition)
         if key_range is not None:
             source["params"] = {**source.get("params", {}), "symbol_from": key_range[0], "symbol_to": key_range[1]}
@@ -78,7 +79,7 @@ class ChainResource(ConfigurableResource):
             "action": "start",
             "deployment": self.deployment,
             "chain": address,
-            "mode": "driven",
+            "mode": mode,
             "max_links": self.max_links,
             "full_refresh": full_refresh,
             "source": source,
@@ -104,6 +105,23 @@ class ChainResource(ConfigurableResource):
                 self.halt(chain)
             raise
 
+    def launch(self, event: dict[str, Any]) -> str:
+        """Relay mode: hand the first link to Lambda asynchronously and return at once.
+
+        The links then pass the baton among themselves; `records` (read by the relay sensor)
+        is how Dagster learns where the chain stands. Returns the invocation's request id.
+        """
+        chain = ChainAddress(event["chain"]["asset"], event["chain"]["partition"], event["chain"].get("shard"))
+        self.store().set_halt(self.deployment, chain, False)
+        response = lambda_client(self._aws()).invoke(
+            FunctionName=self.function_name, InvocationType="Event", Payload=json.dumps({**event, "mode": "relay"})
+        )
+        return str(response["ResponseMetadata"]["RequestId"])
+
+    def records(self) -> Iterator[tuple[ChainAddress, CursorRecord]]:
+        """Every chain record of this deployment, as the links committed them."""
+        return self.store().records(self.deployment)
+
     def drive_shards(
         self, events: list[dict[str, Any]], on_link: Callable[[dict[str, Any]], None], max_concurrency: int
     ) -> list[dict[str, Any]]:
@@ -125,8 +143,3 @@ class ChainResource(ConfigurableResource):
             description=f"link {event.get('link', 1)} of {event['chain']} failed: {problem}",
             metadata={"error": json.dumps(problem)[:2000]},
         )
-
-
-def estimated_cost_usd(billed_ms: int, memory_mb: int, links: int) -> float:
-    """Lambda's price for the chain: GB-seconds plus requests (us-east-1, x86)."""
-    return round(billed_ms / 1000 * memory_mb / 1024 * GB_SECOND_USD + links * REQUEST_USD, 6)

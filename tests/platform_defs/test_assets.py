@@ -47,7 +47,10 @@ def test_prices_lineage_reports_the_chain_and_lands_in_snowflake(definitions: dg
         observations = [e for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_OBSERVATION]
         assert len(observations) == raw["links"].value
         checks = result.get_asset_check_evaluations()
-        assert [(c.check_name, c.passed) for c in checks] == [("rows_accounted_for", True)]
+        assert sorted((c.check_name, c.passed) for c in checks) == [
+            ("primary_key_unique", True),
+            ("rows_accounted_for", True),
+        ]
         warehouse = result.asset_materializations_for_node("warehouse__raw__prices")[0].metadata
         assert warehouse["dagster/row_count"].value == 3000
 

@@ -38,6 +38,8 @@ def test_aws_mode_names_every_missing_variable_at_load_time() -> None:
         "BATON_LAKE_BUCKET",
         "BATON_CHAIN_ROLE_ARN",
         "BATON_VENDOR_BASE_URL",
+        "BATON_ALERT_SENDER",
+        "BATON_ALERT_RECIPIENTS",
         "SNOWFLAKE_ACCOUNT",
         "SNOWFLAKE_DATABASE",
         "SNOWFLAKE_WAREHOUSE",
@@ -61,8 +63,11 @@ def test_aws_mode_uses_aws_endpoints_and_keeps_the_password_out_of_config() -> N
             "SNOWFLAKE_WAREHOUSE": "LOAD_WH",
             "BATON_CHAIN_ROLE_ARN": "arn:aws:iam::1:role/baton-chain",
             "BATON_VENDOR_BASE_URL": "https://vendor.example",
+            "BATON_ALERT_SENDER": "baton@acme.example",
+            "BATON_ALERT_RECIPIENTS": "data@acme.example, oncall@acme.example",
         }
     )
+    assert settings.alerts.recipients == ("data@acme.example", "oncall@acme.example")
     assert settings.aws.endpoint_url is None and settings.aws.access_key_id is None
     assert settings.snowflake.password_env == "SNOWFLAKE_PASSWORD"
     assert "s3cret" not in repr(settings)

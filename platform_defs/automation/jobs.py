@@ -1,0 +1,36 @@
+"""One job per dataset: its raw extraction, lake build and warehouse load, in lineage order.
+
+Schedules and sensors launch these; a job spans exactly one partitions definition, so a
+schedule's run request names one partition of one dataset.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from platform_defs.datasets import DATASETS, Dataset
+
+__all__ = ["JOBS", "lineage_job", "lineage_keys"]
+
+
+def lineage_keys(dataset: Dataset) -> list[dg.AssetKey]:
+    return [
+        dg.AssetKey(["raw", dataset.name]),
+        dg.AssetKey(["lake", dataset.name]),
+        dg.AssetKey(["warehouse", "raw", dataset.name]),
+    ]
+
+
+def _job(dataset: Dataset) -> dg.UnresolvedAssetJobDefinition:
+    return dg.define_asset_job(
+        f"{dataset.name}_lineage",
+        selection=dg.AssetSelection.assets(*lineage_keys(dataset)),
+        description=f"raw -> lake -> warehouse for {dataset.name}.",
+    )
+
+
+JOBS: dict[str, dg.UnresolvedAssetJobDefinition] = {name: _job(dataset) for name, dataset in DATASETS.items()}
+
+
+def lineage_job(dataset_name: str) -> dg.UnresolvedAssetJobDefinition:
+    return JOBS[dataset_name]

@@ -1,0 +1,88 @@
+"""What a chain's state looks like in Dagster: the metadata of observations and materialisations.
+
+The driven asset reports a link's result; the relay sensor reports a cursor record read from
+Parameter Store. Both go through `chain_metadata`, so the UI shows the same fields either way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+
+from lambda_workers.chain.cursor_store import CursorRecord
+
+__all__ = ["GB_SECOND_USD", "REQUEST_USD", "chain_metadata", "estimated_cost_usd", "record_result", "shards_metadata"]
+
+GB_SECOND_USD = 0.0000166667  # x86 price per GB-second in us-east-1
+REQUEST_USD = 0.0000002
+DEFAULT_MEMORY_MB = 512
+
+
+def estimated_cost_usd(billed_ms: int, memory_mb: int, links: int) -> float:
+    """Lambda's price for the chain: GB-seconds plus requests (us-east-1, x86)."""
+    return round(billed_ms / 1000 * memory_mb / 1024 * GB_SECOND_USD + links * REQUEST_USD, 6)
+
+
+def record_result(parameter: str, record: CursorRecord) -> dict[str, Any]:
+    """A cursor record in the shape of a link's result (the fields `chain_metadata` reads)."""
+    return {
+        "chain_id": record.chain_id,
+        "status": record.status,
+        "outcome": record.status,
+        "link": record.link,
+        "cursor": record.cursor,
+        "rows": record.rows,
+        "bytes": record.bytes,
+        "chunks": record.chunks,
+        "quarantined": record.quarantined,
+        "total": record.total,
+        "last_error": record.last_error,
+        "billed_ms": record.billed_ms,
+        "memory_mb": int(record.extra.get("memory_mb", DEFAULT_MEMORY_MB)),
+        "parameter": parameter,
+        "prefix": record.prefix or None,
+    }
+
+
+def shards_metadata(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One materialisation for all shards: counters summed, each shard's cursor kept."""
+    summed = {key: sum(r[key] for r in results) for key in ("rows", "bytes", "chunks", "quarantined", "link")}
+    billed = sum(r["billed_ms"] for r in results)
+    memory = results[0]["memory_mb"]
+    return {
+        "status": "done" if all(r["status"] == "done" for r in results) else "incomplete",
+        "shards": len(results),
+        "chain_ids": dg.MetadataValue.json({r["parameter"]: r["chain_id"] for r in results}),
+        "cursor": dg.MetadataValue.json({r["parameter"]: r["cursor"] for r in results}),
+        "links": summed["link"],
+        "rows": summed["rows"],
+        "bytes": summed["bytes"],
+        "chunks": summed["chunks"],
+        "quarantined": summed["quarantined"],
+        "lambda_gb_seconds": round(billed / 1000 * memory / 1024, 3),
+        "estimated_cost_usd": estimated_cost_usd(billed, memory, summed["link"]),
+    }
+
+
+def chain_metadata(result: dict[str, Any]) -> dict[str, Any]:
+    total = result.get("total")
+    gb_seconds = result["billed_ms"] / 1000 * result["memory_mb"] / 1024
+    return {
+        "chain_id": result.get("chain_id") or "",
+        "status": result["status"],
+        "outcome": result["outcome"],
+        "cursor": dg.MetadataValue.json(result.get("cursor") or {}),
+        "links": result["link"],
+        "rows": result["rows"],
+        "bytes": result["bytes"],
+        "chunks": result["chunks"],
+        "quarantined": result["quarantined"],
+        "progress": dg.MetadataValue.float(1.0 if result["status"] == "done" else result["rows"] / total)
+        if total
+        else dg.MetadataValue.float(1.0 if result["status"] == "done" else 0.0),
+        "lambda_gb_seconds": round(gb_seconds, 3),
+        "estimated_cost_usd": estimated_cost_usd(result["billed_ms"], result["memory_mb"], result["link"]),
+        "s3_prefix": result.get("prefix") or "",
+        "ssm_parameter": result["parameter"],
+    }
