@@ -162,13 +162,29 @@ def _dev(args: argparse.Namespace) -> int:
     os.execve(dagster, command, env)
 
 
+DAGSTER_YAML = """\
+# Written by `baton` on every start: edit platform_defs/cli.py, not this file.
+telemetry:
+  enabled: false
+concurrency:
+  pools:
+    # At most this many chains per source at once (pools are named <source>_chains): a 30-day
+    # backfill queues behind the limit instead of flooding the vendor API.
+    default_limit: {chains_per_source}
+  runs:
+    max_concurrent_runs: {max_runs}
+"""
+
+CHAINS_PER_SOURCE = 4
+MAX_CONCURRENT_RUNS = 8
+
+
 def _dagster_home(home: Path) -> Path:
-    """A DAGSTER_HOME inside the stack home, with telemetry off."""
+    """A DAGSTER_HOME inside the stack home: telemetry off, pool limits, queued runs."""
     dagster_home = home / "dagster"
     dagster_home.mkdir(parents=True, exist_ok=True)
-    config = dagster_home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+    config = DAGSTER_YAML.format(chains_per_source=CHAINS_PER_SOURCE, max_runs=MAX_CONCURRENT_RUNS)
+    (dagster_home / "dagster.yaml").write_text(config)
     return dagster_home
 
 
