@@ -5,7 +5,7 @@ worker's own code in one in-process loop, then as a driven chain through the loc
 service with 5 s links and with 60 s links. Then a link's peak RSS is compared between a small
 and a large extraction: pages stream to S3, so it must stay flat.
 
-    .venv/bin/python bench/chain_throughput.py [--rows 2000000] [--small 1000000] [--large 10000000]
+    .venv/bin/python bench/chain_throughput.py [--rows 2000000] [--small 1000000] [--large 10000000] [--page 5000]
 
 Targets: chain throughput >= 0.9 x in-process with 5 s links and >= 0.98 x with 60 s links; a
 link's peak RSS within 10 % from the small to the large run, and under 256 MB.
@@ -36,7 +36,6 @@ from platform_defs.deploy import deploy_chain_function
 from platform_defs.settings import load_settings
 
 INSTRUMENTS = 5000
-PAGE = 20_000
 
 
 @dataclass
@@ -75,10 +74,10 @@ def date_range_for(rows: int) -> tuple[str, str]:
     return start.isoformat(), (end - timedelta(days=1)).isoformat()
 
 
-def event(vendor: str, bucket: str, rows: int) -> dict[str, Any]:
+def event(vendor: str, bucket: str, rows: int, page: int) -> dict[str, Any]:
     dataset = DATASETS["prices"]
     first, last = date_range_for(rows)
-    source = dataset.build_source(SourceSettings(vendor, VENDOR_SECRET_PARAMETER, bucket, page_size=PAGE), first)
+    source = dataset.build_source(SourceSettings(vendor, VENDOR_SECRET_PARAMETER, bucket, page_size=page), first)
     source["params"] = {"from": first, "to": last}
     return {
         "version": 1,
@@ -94,31 +93,33 @@ def event(vendor: str, bucket: str, rows: int) -> dict[str, Any]:
     }
 
 
-def in_process(vendor: str, bucket: str, rows: int) -> Run:
+def in_process(vendor: str, bucket: str, rows: int, page: int) -> Run:
     start = time.perf_counter()
-    result = lambda_handler(event(vendor, bucket, rows), BenchContext())
+    result = lambda_handler(event(vendor, bucket, rows, page), BenchContext())
     return Run("in-process loop", result["rows"], time.perf_counter() - start, 1, result["max_rss_mb"])
 
 
-def chain(vendor: str, bucket: str, rows: int, link_seconds: int) -> Run:
+def chain(vendor: str, bucket: str, rows: int, page: int, link_seconds: int) -> Run:
     settings = load_settings()
     client = lambda_client(settings.aws)
     name = f"bench-{link_seconds}s"
     deploy_chain_function(client, name, settings.chains.role_arn, timeout=link_seconds, memory_mb=1024)
-    current = event(vendor, bucket, rows)
+    current = event(vendor, bucket, rows, page)
     start = time.perf_counter()
-    links, peak = 0, 0.0
+    links, killed, peak = 0, 0, 0.0
     while True:
         response = client.invoke(FunctionName=name, Payload=json.dumps(current).encode())
         result = json.loads(response["Payload"].read())
         if "FunctionError" in response:
-            continue  # killed at the deadline: the same link runs again, as Dagster does
+            killed += 1  # killed at the deadline: the same link runs again, as Dagster does
+            continue
         links += 1
         peak = max(peak, result["max_rss_mb"])
         if result["status"] != "running":
             break
         current = {**current, "action": "continue", "chain_id": result["chain_id"], "link": result["link"] + 1}
-    return Run(f"chain, {link_seconds} s links", result["rows"], time.perf_counter() - start, links, peak)
+    label = f"chain, {link_seconds} s links" + (f" ({killed} killed)" if killed else "")
+    return Run(label, result["rows"], time.perf_counter() - start, links, peak)
 
 
 def main() -> None:
@@ -126,6 +127,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--small", type=int, default=1_000_000)
     parser.add_argument("--large", type=int, default=10_000_000)
+    parser.add_argument("--page", type=int, default=5_000, help="rows per vendor page (small against a 5 s link)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as home:
         stack = LocalStack(Path(home), ports={spec.name: 0 for spec in SERVICES})
@@ -138,18 +140,22 @@ def main() -> None:
             urllib.request.urlopen(request, timeout=60).read()
             bucket = "bench-lake"
             boto3.client("s3").create_bucket(Bucket=bucket)
-            baseline = in_process(vendor, bucket, args.rows)
-            runs = [baseline, chain(vendor, bucket, args.rows, 5), chain(vendor, bucket, args.rows, 60)]
-            print(f"\nthroughput, {args.rows:,} price rows, {PAGE:,}-row pages")
-            print(f"{'run':<22}{'rows':>12}{'seconds':>10}{'links':>7}{'rows/s':>12}{'ratio':>8}")
+            baseline = in_process(vendor, bucket, args.rows, args.page)
+            runs = [
+                baseline,
+                chain(vendor, bucket, args.rows, args.page, 5),
+                chain(vendor, bucket, args.rows, args.page, 60),
+            ]
+            print(f"\nthroughput, {args.rows:,} price rows, {args.page:,}-row pages")
+            print(f"{'run':<34}{'rows':>12}{'seconds':>10}{'links':>7}{'rows/s':>12}{'ratio':>8}")
             for run in runs:
                 ratio = run.rows_per_second / baseline.rows_per_second
                 print(
-                    f"{run.label:<22}{run.rows:>12,}{run.seconds:>10.1f}{run.links:>7}"
+                    f"{run.label:<34}{run.rows:>12,}{run.seconds:>10.1f}{run.links:>7}"
                     f"{run.rows_per_second:>12,.0f}{ratio:>8.3f}"
                 )
-            small = chain(vendor, bucket, args.small, 60)
-            large = chain(vendor, bucket, args.large, 60)
+            small = chain(vendor, bucket, args.small, args.page, 60)
+            large = chain(vendor, bucket, args.large, args.page, 60)
             print(
                 f"\npeak RSS of a link (60 s links): {args.small:,} rows {small.peak_rss_mb:.1f} MB, "
                 f"{args.large:,} rows {large.peak_rss_mb:.1f} MB, ratio {large.peak_rss_mb / small.peak_rss_mb:.3f}"

@@ -137,3 +137,30 @@ def test_relay_mode_passes_16_hops_only_with_recursion_allow(
         assert len(keys) == len(set(keys)) == 3000
     else:
         assert record.status == "running" and record.link <= 16, "Lambda stopped the loop"
+
+
+def peak_rss_of_a_fresh_link(vendor: str, bucket: str, deployment: str, days: tuple[str, str]) -> tuple[float, int]:
+    """One 60 s link in a new function (so a new process, whose peak RSS is this link's alone)."""
+    settings = load_settings()
+    client = lambda_client(settings.aws)
+    name = f"rss-{uuid.uuid4().hex[:6]}"
+    deploy_chain_function(client, name, settings.chains.role_arn, timeout=60, memory_mb=256)
+    try:
+        event = prices_event(vendor, bucket, deployment, "driven", days, page=5000)
+        response = client.invoke(FunctionName=name, Payload=json.dumps(event).encode())
+        result = json.loads(response["Payload"].read())
+        assert "FunctionError" not in response, result
+        assert result["status"] == "done"
+        return result["max_rss_mb"], result["rows"]
+    finally:
+        client.delete_function(FunctionName=name)
+
+
+def test_a_links_peak_memory_stays_flat_as_the_extraction_grows(
+    vendor: str, bucket: str, deployment: str, s3: Any
+) -> None:
+    small_rss, small_rows = peak_rss_of_a_fresh_link(vendor, bucket, deployment, ("2025-01-06", "2025-01-10"))
+    large_rss, large_rows = peak_rss_of_a_fresh_link(vendor, bucket, deployment, ("2025-02-03", "2025-04-25"))
+    assert large_rows >= 12 * small_rows
+    assert large_rss <= 1.1 * small_rss, f"{small_rows} rows: {small_rss} MB; {large_rows} rows: {large_rss} MB"
+    assert large_rss < 256
