@@ -30,10 +30,12 @@ class TimeBudget:
     def can_afford_page(self) -> bool:
         """True while one more page and the commit fit in the time left.
 
-        With no observation at all (a chain's first link) one page is always tried: the
-        deadline kill is the backstop, and the page's time is learned for every later link.
+        A link's first page is always tried, whatever was learned before: a margin learned
+        when the source was slow (pages longer than a whole link) would otherwise stop every
+        later link before its first page, and the chain would spin without progress. The
+        deadline kill is the backstop, and the page's time is learned afresh.
         """
-        if self.page_ms == 0.0 and self.pages_this_link == 0:
+        if self.pages_this_link == 0:
             return self._remaining_ms() > FLOOR_MS
         return self._remaining_ms() > self.margin_ms
 

@@ -118,6 +118,17 @@ class CursorStore(ABC):
         else:
             self._delete_value(name)
 
+    def mark_halted(self, deployment: str, chain: ChainAddress, reason: str, now: str) -> None:
+        """Record a running chain as halted; only for a caller that knows no link is in flight."""
+        record, _ = self.load(deployment, chain)
+        if record is not None and record.status == "running":
+            record.status, record.last_error, record.updated_at = "halted", reason, now
+            self.commit(deployment, chain, record)
+
+    def halt_requested(self, deployment: str, chain: ChainAddress) -> bool:
+        name = halt_parameter_name(deployment, chain)
+        return self._get_values([name]).get(name) == "halt"
+
     def history(self, deployment: str, chain: ChainAddress) -> list[CursorRecord]:
         """Committed records, oldest first: one per link, as far back as the store keeps them."""
         name = parameter_name(deployment, chain)

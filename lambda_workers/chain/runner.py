@@ -85,6 +85,11 @@ class ChainRunner:
         record.extra["mode"] = event.mode  # a relay chain is watched by a sensor, a driven one by its caller
         record.extra["memory_mb"] = int(context.memory_limit_in_mb)  # with billed_ms: the chain's cost
         record.page_ms = round(budget.page_ms, 1)
+        if record.status == "running" and self._store.halt_requested(event.deployment, event.chain):
+            # Asked to stop while this link worked (its caller was terminated, say): keep the
+            # work, and leave the chain visibly halted rather than running with nobody driving it.
+            record.status = "halted"
+            record.last_error = "halted on request"
         self._commit(event, record, started, budget)
         if self._relay is not None and event.mode == "relay" and record.status == "running":
             self._relay.send(event.continuation(record.chain_id, record.link + 1))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 from dagster import ConfigurableResource, Failure
@@ -93,16 +94,19 @@ class ChainResource(ConfigurableResource):
         chain = ChainAddress(event["chain"]["asset"], event["chain"]["partition"], event["chain"].get("shard"))
         self.store().set_halt(self.deployment, chain, False)
         client = lambda_client(self._aws())
+        in_flight = False
         try:
             while True:
+                in_flight = True
                 result = self._invoke_link(client, event)
+                in_flight = False
                 on_link(result)
                 if result["status"] != "running":
                     return result
                 event = {**event, "action": "continue", "chain_id": result["chain_id"], "link": result["link"] + 1}
         except BaseException as exc:
             if not isinstance(exc, Failure):
-                self.halt(chain)
+                self._stop(chain, in_flight)
             raise
 
     def launch(self, event: dict[str, Any]) -> str:
@@ -121,6 +125,18 @@ class ChainResource(ConfigurableResource):
     def records(self) -> Iterator[tuple[ChainAddress, CursorRecord]]:
         """Every chain record of this deployment, as the links committed them."""
         return self.store().records(self.deployment)
+
+    def _stop(self, chain: ChainAddress, link_in_flight: bool) -> None:
+        """The driving run was interrupted: flag the chain to halt.
+
+        A link in flight sees the flag when it commits and records the halt itself; with none in
+        flight (the usual case: Dagster delivers the interrupt once the invoke has returned),
+        nobody else would, so the driver records it and a rerun can resume at once.
+        """
+        self.halt(chain)
+        if not link_in_flight:
+            now = datetime.now(UTC).isoformat()
+            self.store().mark_halted(self.deployment, chain, "halted: the run driving it was interrupted", now)
 
     def drive_shards(
         self, events: list[dict[str, Any]], on_link: Callable[[dict[str, Any]], None], max_concurrency: int
