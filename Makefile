@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo dev test test-all lint stack-down clean
+.PHONY: demo dev test test-all test-e2e lint stack-down clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: $(STAMP)  ## the default (fast) test run
 
 test-all: $(STAMP)  ## every test, slow ones included
 	$(BIN)/python -m pytest -m ''
+
+test-e2e: $(STAMP)  ## the Dagster UI in headless chromium (installs chromium and the e2e extra first)
+	.ci/e2e-setup
+	$(BIN)/python -m pytest -m e2e tests/e2e
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
