@@ -13,6 +13,7 @@ from pathlib import Path
 from local_stack.home import PROJECT_ROOT, stack_home
 from local_stack.services import SERVICES
 from local_stack.stack import LocalStack, StackError
+from platform_defs.instance_config import write_dagster_home
 
 __all__ = ["main"]
 
@@ -162,30 +163,9 @@ def _dev(args: argparse.Namespace) -> int:
     os.execve(dagster, command, env)
 
 
-DAGSTER_YAML = """\
-# Written by `baton` on every start: edit platform_defs/cli.py, not this file.
-telemetry:
-  enabled: false
-concurrency:
-  pools:
-    # At most this many chains per source at once (pools are named <source>_chains): a 30-day
-    # backfill queues behind the limit instead of flooding the vendor API.
-    default_limit: {chains_per_source}
-  runs:
-    max_concurrent_runs: {max_runs}
-"""
-
-CHAINS_PER_SOURCE = 4
-MAX_CONCURRENT_RUNS = 8
-
-
 def _dagster_home(home: Path) -> Path:
-    """A DAGSTER_HOME inside the stack home: telemetry off, pool limits, queued runs."""
-    dagster_home = home / "dagster"
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    config = DAGSTER_YAML.format(chains_per_source=CHAINS_PER_SOURCE, max_runs=MAX_CONCURRENT_RUNS)
-    (dagster_home / "dagster.yaml").write_text(config)
-    return dagster_home
+    """A DAGSTER_HOME inside the stack home."""
+    return write_dagster_home(home / "dagster")
 
 
 if __name__ == "__main__":
