@@ -14,8 +14,9 @@ from typing import Any
 
 import dagster as dg
 
+from platform_defs.automation.jobs import lineage_keys
 from platform_defs.chain_clients import lambda_client
-from platform_defs.datasets import LANDING_CORPORATE_ACTIONS, WEEKDAYS
+from platform_defs.datasets import DATASETS, LANDING_CORPORATE_ACTIONS, WEEKDAYS
 from platform_defs.deploy import deploy_chain_function
 from platform_defs.settings import Settings
 
@@ -47,19 +48,15 @@ def run_demo(defs: dg.Definitions, settings: Settings) -> int:
     instance = dg.DagsterInstance.get()
     assets = list(defs.assets or [])
     reference = dg.AssetSelection.assets(
-        *(key for name in ("instruments", "corporate_actions") for key in _lineage_keys(name))
+        *(key for name in ("instruments", "corporate_actions") for key in lineage_keys(DATASETS[name]))
     )
     _run(assets, reference, resources, instance, None, "reference data")
-    daily = dg.AssetSelection.assets(*(key for name in ("prices", "fx_rates") for key in _lineage_keys(name)))
+    daily = dg.AssetSelection.assets(*(key for name in ("prices", "fx_rates") for key in lineage_keys(DATASETS[name])))
     for day in days:
         _run(assets, daily, resources, instance, day, day)
     _print_answer(resources["snowflake"])
     print("Open the UI with `make dev` (http://127.0.0.1:3000): Assets > raw/prices shows each chain's cursor.")
     return 0
-
-
-def _lineage_keys(name: str) -> list[dg.AssetKey]:
-    return [dg.AssetKey(["raw", name]), dg.AssetKey(["lake", name]), dg.AssetKey(["warehouse", "raw", name])]
 
 
 def _run(
