@@ -6,13 +6,24 @@ Parameter Store. Both go through `chain_metadata`, so the UI shows the same fiel
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
 
 from lambda_workers.chain.cursor_store import CursorRecord
 
-__all__ = ["GB_SECOND_USD", "REQUEST_USD", "chain_metadata", "estimated_cost_usd", "record_result", "shards_metadata"]
+__all__ = [
+    "GB_SECOND_USD",
+    "REQUEST_USD",
+    "ChainProgress",
+    "chain_metadata",
+    "estimated_cost_usd",
+    "record_result",
+    "shards_metadata",
+]
 
 GB_SECOND_USD = 0.0000166667  # x86 price per GB-second in us-east-1
 REQUEST_USD = 0.0000002
@@ -86,3 +97,33 @@ def chain_metadata(result: dict[str, Any]) -> dict[str, Any]:
         "s3_prefix": result.get("prefix") or "",
         "ssm_parameter": result["parameter"],
     }
+
+
+class ChainProgress:
+    """One log line per link: rows, cursor, and percent and ETA once the source tells its total.
+
+    The rate behind the ETA is this run's own (rows since the run first saw the chain over the
+    time since then), kept per chain, so shards driven side by side each get their own estimate.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._first_seen: dict[str, tuple[float, int]] = {}
+
+    def line(self, result: dict[str, Any]) -> str:
+        now = self._clock()
+        started, rows_before = self._first_seen.setdefault(
+            result["parameter"], (now - result["link_ms"] / 1000, result["rows"] - result["link_rows"])
+        )
+        text = (
+            f"{result['parameter']} link {result['link']}: {result['outcome']}, +{result['link_rows']} rows in "
+            f"{result['link_ms']:.0f} ms, {result['rows']} rows so far, cursor {json.dumps(result.get('cursor'))}"
+        )
+        total = result.get("total")
+        if not total:
+            return text
+        text += f", {100 * result['rows'] / total:.0f}% of {total}"
+        rate = (result["rows"] - rows_before) / max(now - started, 1e-3)
+        if result["status"] == "running" and rate > 0:
+            text += f", ETA {(total - result['rows']) / rate:.0f} s"
+        return text

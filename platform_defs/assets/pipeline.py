@@ -16,7 +16,7 @@ from dagster_snowflake import SnowflakeResource
 
 from lambda_workers.chain.fanout import shard_ranges
 from lambda_workers.events import ChainAddress
-from platform_defs.chain_metadata import chain_metadata, shards_metadata
+from platform_defs.chain_metadata import ChainProgress, chain_metadata, shards_metadata
 from platform_defs.datasets import DATASETS, Dataset
 from platform_defs.lake import build_lake_partition, lake_files
 from platform_defs.resources.chains import ChainResource
@@ -76,13 +76,10 @@ def _raw_asset(dataset: Dataset) -> dg.AssetsDefinition:
             )
             return
 
+        progress = ChainProgress()
+
         def on_link(result: dict[str, Any]) -> None:
-            total = result.get("total")
-            progress = f" ({100 * result['rows'] / total:.0f}% of {total})" if total else ""
-            context.log.info(
-                f"{result['parameter']} link {result['link']}: {result['outcome']}, +{result['link_rows']} rows in "
-                f"{result['link_ms']:.0f} ms, {result['rows']} rows so far{progress}"
-            )
+            context.log.info(progress.line(result))
             context.log_event(
                 dg.AssetObservation(
                     asset_key=context.asset_key,
