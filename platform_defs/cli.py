@@ -1,4 +1,4 @@
-"""`baton`: the command line of the platform (the local stack, the Dagster UI, the main job)."""
+"""`baton`: the command line of the platform (the local stack, the Dagster UI, the main job, the SQL models)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from dbt_like_sql.cli import add_arguments as add_sql_arguments
+from dbt_like_sql.cli import run_command as run_sql_command
 from local_stack.home import PROJECT_ROOT, stack_home
 from local_stack.services import SERVICES
 from local_stack.stack import LocalStack, StackError
@@ -51,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="the main job on the local stack, end to end")
     _add_port_options(demo)
     demo.set_defaults(run=_demo)
+
+    sql = commands.add_parser("sql", help="the SQL models outside Dagster, like dbt: seed|compile|run|test|build")
+    add_sql_arguments(sql)
+    sql.set_defaults(run=_sql)
 
     dev = commands.add_parser("dev", help="the local stack plus the Dagster UI")
     dev.add_argument("--ui-port", type=int, default=3000)
@@ -142,6 +148,23 @@ def _deploy(args: argparse.Namespace) -> int:
     verb = "created" if result.created else "updated"
     print(f"{verb} {result.function_name} ({result.zip_bytes} bytes, sha256 {result.code_sha256})")
     return 0
+
+
+def _sql(args: argparse.Namespace) -> int:
+    """The SQL project's commands on the Snowflake the platform uses (`BATON_ENV` decides which)."""
+    import dagster as dg
+
+    from platform_defs.resources import build_resources
+    from platform_defs.settings import ConfigurationError, load_settings
+
+    try:
+        snowflake = build_resources(load_settings())["snowflake"]
+    except ConfigurationError as exc:
+        print(f"baton: {exc}", file=sys.stderr)
+        return 1
+    # Initialised as a run would initialise it: the local resource creates its database on first use.
+    with dg.build_resources({"snowflake": snowflake}) as resources:
+        return run_sql_command(args, resources.snowflake.get_connection)
 
 
 def _dev(args: argparse.Namespace) -> int:

@@ -6,9 +6,10 @@ the code location at once, with a message naming the variable, instead of a run 
 
 from __future__ import annotations
 
-from dagster import Definitions
+import dagster as dg
 
 from platform_defs.assets import dataset_assets
+from platform_defs.assets.sql_models import MARTS_GROUP, SEEDS_GROUP, sql_model_assets
 from platform_defs.automation import FRESHNESS_CHECKS, JOBS, SCHEDULES, SENSORS
 from platform_defs.chain_health import chain_health_checks
 from platform_defs.datasets import DATASETS
@@ -17,13 +18,23 @@ from platform_defs.settings import load_settings
 
 settings = load_settings()
 
-assets = [a for dataset in DATASETS.values() for a in dataset_assets(dataset, settings.storage_integration)]
+assets = [
+    *(a for dataset in DATASETS.values() for a in dataset_assets(dataset, settings.storage_integration)),
+    *sql_model_assets(),
+]
 
-defs = Definitions(
+# Declarative automation: the SQL models refresh when the warehouse tables they read are loaded.
+sql_models_automation = dg.AutomationConditionSensorDefinition(
+    "sql_models_automation",
+    target=dg.AssetSelection.groups(MARTS_GROUP, SEEDS_GROUP),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+
+defs = dg.Definitions(
     assets=assets,
     asset_checks=[*chain_health_checks(), *FRESHNESS_CHECKS],
     jobs=list(JOBS.values()),
     schedules=SCHEDULES,
-    sensors=SENSORS,
+    sensors=[*SENSORS, sql_models_automation],
     resources=build_resources(settings),
 )

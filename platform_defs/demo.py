@@ -14,6 +14,7 @@ from typing import Any
 
 import dagster as dg
 
+from platform_defs.assets.sql_models import MARTS_GROUP, SEEDS_GROUP
 from platform_defs.automation.jobs import lineage_keys
 from platform_defs.chain_clients import lambda_client
 from platform_defs.datasets import DATASETS, LANDING_CORPORATE_ACTIONS, WEEKDAYS
@@ -24,16 +25,10 @@ __all__ = ["run_demo"]
 
 DAYS = 10
 TOP_MOVERS_SQL = """
-WITH moves AS (
-    SELECT SYMBOL, DATE, CLOSE,
-           CLOSE / LAG(CLOSE) OVER (PARTITION BY SYMBOL ORDER BY DATE) - 1 AS RETURN_1D
-    FROM RAW.PRICES
-)
-SELECT m.SYMBOL, i.NAME, i.SECTOR, m.CLOSE, ROUND(100 * m.RETURN_1D, 2) AS PCT
-FROM moves m JOIN RAW.INSTRUMENTS i ON i.SYMBOL = m.SYMBOL
-WHERE m.DATE = (SELECT MAX(DATE) FROM RAW.PRICES) AND m.RETURN_1D IS NOT NULL
-ORDER BY ABS(m.RETURN_1D) DESC
-LIMIT 5
+SELECT DIRECTION, MOVE_RANK, SYMBOL, INSTRUMENT_NAME, SECTOR, CLOSE_USD, DAILY_RETURN
+FROM ANALYTICS.MART_TOP_MOVERS
+WHERE TRADE_DATE = (SELECT MAX(TRADE_DATE) FROM ANALYTICS.MART_TOP_MOVERS)
+ORDER BY DIRECTION, MOVE_RANK
 """
 
 
@@ -54,8 +49,14 @@ def run_demo(defs: dg.Definitions, settings: Settings) -> int:
     daily = dg.AssetSelection.assets(*(key for name in ("prices", "fx_rates") for key in lineage_keys(DATASETS[name])))
     for day in days:
         _run(assets, daily, resources, instance, day, day)
+    intraday = dg.AssetSelection.assets(*lineage_keys(DATASETS["intraday_prices"]))
+    _run(assets, intraday, resources, instance, days[-1], f"{days[-1]} bars")
+    _run(assets, dg.AssetSelection.groups(SEEDS_GROUP, MARTS_GROUP), resources, instance, None, "SQL models")
     _print_answer(resources["snowflake"])
-    print("Open the UI with `make dev` (http://127.0.0.1:3000): Assets > raw/prices shows each chain's cursor.")
+    print(
+        "\nOpen the UI with `make dev` (http://127.0.0.1:3000): Assets > raw > prices shows each chain's cursor,"
+        " links, rows and cost; the marts group holds the models above, with their tests as checks."
+    )
     return 0
 
 
@@ -74,13 +75,15 @@ def _run(
         instance=instance,
         partition_key=partition,
         raise_on_error=True,
+        # The console shows warnings only, so the summary lines stand out; the UI keeps every event.
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     )
     rows = {
         event.asset_key.to_user_string(): event.materialization.metadata.get("dagster/row_count")
         for event in result.get_asset_materialization_events()
-        if event.asset_key and event.asset_key.path[0] == "warehouse"
+        if event.asset_key and event.asset_key.path[0] in ("warehouse", "analytics")
     }
-    loaded = ", ".join(f"{key.split('/')[-1]} {value.value if value else 0}" for key, value in rows.items())
+    loaded = ", ".join(f"{key.split('/')[-1]} {value.value}" for key, value in rows.items() if value is not None)
     print(f"{label:<16} run {result.run_id[:8]}: {loaded} rows in Snowflake")
 
 
@@ -100,9 +103,12 @@ def _drop_feed_files(vendor_url: str, bucket: str, first: str, last: str) -> Non
 
 def _print_answer(snowflake: Any) -> None:
     with snowflake.get_connection() as conn, conn.cursor() as cur:
-        cur.execute("USE SCHEMA RAW")
+        cur.execute("USE SCHEMA ANALYTICS")
         cur.execute(TOP_MOVERS_SQL)
         rows = cur.fetchall()
-    print("\nBiggest movers on the latest trading day (Snowflake, RAW.PRICES x RAW.INSTRUMENTS):")
-    for symbol, name, sector, close, pct in rows:
-        print(f"  {symbol:<10} {name[:28]:<28} {sector[:22]:<22} close {close:>10.2f}  {pct:+7.2f}%")
+    print("\nBiggest movers of the latest trading day (Snowflake, ANALYTICS.MART_TOP_MOVERS):")
+    for direction, rank, symbol, name, sector, close_usd, daily_return in rows:
+        print(
+            f"  {direction:<7}{rank:>2}  {symbol:<10} {(name or '')[:28]:<28} {(sector or '')[:22]:<22}"
+            f" close {close_usd or 0:>10.2f} USD  {100 * (daily_return or 0):+7.2f}%"
+        )

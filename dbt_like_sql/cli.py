@@ -1,0 +1,115 @@
+"""The SQL project's command line, like dbt's: seed | compile | run | test | build.
+
+`--select` takes dbt's selectors (`model`, `+model`, `model+`, several separated by spaces for
+their union) and `--full-refresh` rebuilds incremental models whole. The engine does not know
+how to reach Snowflake: the caller hands in `connect`, a function returning a context manager
+that yields a DB-API connection (`baton sql ...` passes the platform's Snowflake resource).
+Without one, only `compile` works, rendering models as their first build would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+from dbt_like_sql import PROJECT_DIR
+from dbt_like_sql.engine import (
+    COMMANDS,
+    SnowflakeAdapter,
+    SqlProjectError,
+    StepOutcome,
+    WarehouseError,
+    compile_test,
+    load_project,
+    run_project,
+    select,
+)
+from dbt_like_sql.engine.project import Project
+
+__all__ = ["add_arguments", "main", "run_command"]
+
+Connect = Callable[[], AbstractContextManager[Any]]
+
+
+def main(argv: Sequence[str] | None = None, connect: Connect | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dbt_like_sql", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run_command(parser.parse_args(argv), connect)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's arguments, shared with `baton sql`."""
+    parser.add_argument("command", choices=("compile", *COMMANDS), help="what to do, as the dbt command of that name")
+    parser.add_argument(
+        "--select",
+        "-s",
+        nargs="+",
+        metavar="SELECTOR",
+        help="nodes to include: name, +name (and ancestors), name+ (and descendants); default all",
+    )
+    parser.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
+    parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help="folder holding dbt_project.yml")
+
+
+def run_command(args: argparse.Namespace, connect: Connect | None) -> int:
+    """Run a parsed command; 0 when every step succeeded (warnings allowed), 1 otherwise."""
+    try:
+        project = load_project(args.project_dir)
+        selected = select(project.graph, args.select)
+        print(
+            f"Found {len(project.models)} models, {len(project.seeds)} seeds, {len(project.tests)} data tests, "
+            f"{len(project.sources)} sources; {len(selected)} nodes selected"
+        )
+        if args.command == "compile" and connect is None:
+            return _compile(project, selected, None)
+        if connect is None:
+            print(f"{args.command} needs a warehouse connection: run it as `baton sql {args.command}`", file=sys.stderr)
+            return 1
+        with connect() as connection:
+            adapter = SnowflakeAdapter(connection)
+            if args.command == "compile":
+                return _compile(project, selected, adapter)
+            return _summary(run_project(adapter, project, args.command, selected, args.full_refresh, _print_outcome))
+    except (SqlProjectError, WarehouseError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _compile(project: Project, selected: set[str], adapter: SnowflakeAdapter | None) -> int:
+    """Print each selected model's SQL as `run` would execute it now, then its tests' queries."""
+    for name in project.order(selected):
+        if name not in project.models:
+            continue
+        model = project.models[name]
+        incremental = False
+        if adapter is not None and model.config.materialized == "incremental":
+            incremental = adapter.relation_kind(model.relation) == "table"
+        print(f"\n-- {model.relative_path} ({model.config.materialized}) -> {model.relation.display}")
+        print(project.compile(name, is_incremental=incremental))
+        for test in project.tests_for(name):
+            print(f"\n-- {test.location}: {test.name}")
+            print(compile_test(project, test))
+    return 0
+
+
+def _print_outcome(outcome: StepOutcome, index: int, total: int) -> None:
+    status = {"success": "OK", "pass": "PASS", "fail": "FAIL", "warn": "WARN", "error": "ERROR", "skipped": "SKIP"}
+    print(f"{index:>3} of {total} {status[outcome.status]:<5} {outcome.kind:<5} {outcome.message}", flush=True)
+
+
+def _summary(outcomes: list[StepOutcome]) -> int:
+    counts = {status: sum(1 for o in outcomes if o.status == status) for status in ("error", "fail", "warn", "skipped")}
+    passed = len(outcomes) - sum(counts.values())
+    print(
+        f"\nDone. OK={passed} WARN={counts['warn']} FAIL={counts['fail']} ERROR={counts['error']} "
+        f"SKIP={counts['skipped']} TOTAL={len(outcomes)}"
+    )
+    return 1 if counts["error"] or counts["fail"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

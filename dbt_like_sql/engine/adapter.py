@@ -1,0 +1,117 @@
+"""The warehouse as the engine sees it: one adapter over a DB-API connection, dialect Snowflake.
+
+Written against the Snowflake connector's connection (what dagster-snowflake's
+`SnowflakeResource.get_connection()` yields; `pyformat` parameters), and only with statements
+that both Snowflake and the local stack (fakesnow) accept: SHOW OBJECTS to learn what exists,
+information_schema for columns, `USE SCHEMA` before statements that need a current schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from dbt_like_sql.engine.errors import WarehouseError
+from dbt_like_sql.engine.quoting import Relation, comment_literal, quote_identifier
+
+__all__ = ["QueryResult", "SnowflakeAdapter"]
+
+QueryResult = tuple[list[str], list[tuple[Any, ...]]]
+
+_KINDS = {"TABLE": "table", "VIEW": "view"}
+
+
+class SnowflakeAdapter:
+    dialect = "snowflake"
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+        self._database: str | None = None
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> QueryResult:
+        """Run one statement; return its column names and rows. The driver's error becomes WarehouseError."""
+        cursor = self._connection.cursor()
+        try:
+            self._run(cursor, sql, params)
+            columns = [d[0] for d in cursor.description or []]
+            return columns, [tuple(row) for row in cursor.fetchall()] if columns else []
+        finally:
+            cursor.close()
+
+    def execute_dml(self, sql: str, params: Sequence[Any] | None = None) -> int | None:
+        """Run an INSERT and return the driver's row count without fetching the result.
+
+        The local stack answers an INSERT with one summary row while announcing as many rows as
+        were inserted, which the connector refuses to fetch; the DB-API row count is the same number.
+        """
+        cursor = self._connection.cursor()
+        try:
+            self._run(cursor, sql, params)
+            return cursor.rowcount if cursor.rowcount is not None and cursor.rowcount >= 0 else None
+        finally:
+            cursor.close()
+
+    @staticmethod
+    def _run(cursor: Any, sql: str, params: Sequence[Any] | None) -> None:
+        try:
+            if params is None:
+                cursor.execute(sql)
+            else:
+                cursor.execute(sql, params)
+        except Exception as exc:  # the DB-API driver's own error classes
+            raise WarehouseError(str(exc).strip(), sql) from exc
+
+    def database(self) -> str:
+        if self._database is None:
+            _, rows = self.execute("SELECT CURRENT_DATABASE()")
+            self._database = str(rows[0][0])
+        return self._database
+
+    def use_schema(self, schema: str) -> None:
+        """Create the schema if needed and make it current (MERGE on the local stack needs one)."""
+        self.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(schema)}")
+        self.execute(f"USE SCHEMA {quote_identifier(schema)}")
+
+    def relation_kind(self, relation: Relation) -> str | None:
+        """'table', 'view' or None when nothing of that name exists."""
+        pattern = relation.name.replace("\\", "\\\\").replace("'", "''")
+        columns, rows = self.execute(f"SHOW OBJECTS LIKE '{pattern}' IN SCHEMA {quote_identifier(relation.schema)}")
+        name_at, kind_at = columns.index("name"), columns.index("kind")
+        for row in rows:
+            if row[name_at] == relation.name:
+                kind = str(row[kind_at]).upper()
+                if kind not in _KINDS:
+                    raise WarehouseError(f"{relation.display} exists as a {kind}, which the engine never replaces", "")
+                return _KINDS[kind]
+        return None
+
+    def drop(self, relation: Relation, kind: str) -> None:
+        self.execute(f"DROP {kind.upper()} IF EXISTS {relation}")
+
+    def columns(self, relation: Relation) -> list[tuple[str, str]]:
+        """(name, data type) of each column, in order."""
+        _, rows = self.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
+            (relation.schema, relation.name),
+        )
+        return [(str(name), str(data_type)) for name, data_type in rows]
+
+    def query_columns(self, sql: str) -> list[str]:
+        """The output column names of a query, without reading its rows."""
+        columns, _ = self.execute(f"SELECT * FROM (\n{sql}\n) LIMIT 0")
+        return columns
+
+    def row_count(self, relation: Relation) -> int:
+        _, rows = self.execute(f"SELECT COUNT(*) FROM {relation}")
+        return int(rows[0][0])
+
+    def comment_table(self, relation: Relation, description: str) -> None:
+        self.execute(f"ALTER TABLE {relation} SET COMMENT = {comment_literal(description)}")
+
+    def comment_columns(self, relation: Relation, descriptions: dict[str, str]) -> None:
+        """One ALTER per column: the local stack does not take several columns in one statement."""
+        for column, text in descriptions.items():
+            self.execute(
+                f"ALTER TABLE {relation} ALTER COLUMN {quote_identifier(column)} COMMENT {comment_literal(text)}"
+            )

@@ -1,0 +1,267 @@
+"""The SQL project as Dagster assets: one asset per model and seed, one asset check per schema.yml test.
+
+A model's asset key is its schema and name (["analytics", "dim_instrument"]); it depends on the
+models and seeds it ref()s and, for each source() it reads, on the platform's warehouse asset
+that loads that RAW table (["warehouse", "raw", <dataset>]; a source table's
+`meta: {dagster: {asset_key: [...]}}` can name another one, as in dagster-dbt), and on the
+parents its relationships tests compare it with, since those checks run in its step. Descriptions
+become asset metadata and Snowflake comments. Tests run right after their model is built; a
+test of error severity is a blocking check, so what reads a rejected model waits, as in
+`dbt build`. (No `from __future__ import annotations`: Dagster reads the annotations of the
+asset functions when they are defined.)
+"""
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_snowflake import SnowflakeResource
+
+from dbt_like_sql import PROJECT_DIR
+from dbt_like_sql.engine import (
+    BuildResult,
+    ColumnDoc,
+    DataTest,
+    DataTestResult,
+    Model,
+    Project,
+    Seed,
+    SnowflakeAdapter,
+    SourceTable,
+    SqlProjectError,
+    build_model,
+    load_project,
+    load_seed,
+    read_seed,
+    run_test,
+)
+from platform_defs.datasets import DATASETS
+
+__all__ = ["MARTS_GROUP", "SEEDS_GROUP", "SqlModelConfig", "sql_model_assets"]
+
+MARTS_GROUP = "marts"
+SEEDS_GROUP = "seeds"
+
+# Warehouse assets partitioned by day: a model reads all their partitions, most of which (the
+# history back to 2024) may never be loaded, so "a dependency is missing" must not hold it back.
+_PARTITIONED_WAREHOUSE_KEYS = {
+    dg.AssetKey(["warehouse", "raw", name]) for name, dataset in DATASETS.items() if dataset.partitions
+}
+
+
+class SqlModelConfig(dg.Config):
+    full_refresh: bool = False  # rebuild an incremental model from scratch; other models are always rebuilt
+
+
+def sql_model_assets(project_dir: Path | None = None) -> list[dg.AssetsDefinition]:
+    """The assets of the SQL project in `project_dir` (default: the platform's own, dbt_like_sql/).
+
+    The project is loaded and checked here, so a broken model fails the code location at load
+    time with the file and line at fault.
+    """
+    project = load_project(project_dir or PROJECT_DIR)
+    keys = {name: _node_key(project.node(name)) for name in project.graph.nodes}
+    seeds = [_seed_asset(project, seed, keys) for seed in project.seeds.values()]
+    models = [_model_asset(project, model, keys) for model in project.models.values()]
+    return [*seeds, *models]
+
+
+def _node_key(node: Model | Seed) -> dg.AssetKey:
+    return dg.AssetKey([node.relation.schema.lower(), node.name])
+
+
+def _source_key(table: SourceTable) -> dg.AssetKey:
+    configured = (table.meta.get("dagster") or {}).get("asset_key")
+    if configured:
+        return dg.AssetKey(list(configured))
+    return dg.AssetKey(["warehouse", table.relation.schema.lower(), table.name])
+
+
+def _test_parents(
+    project: Project, node: str, keys: dict[str, dg.AssetKey], deps: Sequence[dg.AssetKey]
+) -> list[dg.AssetKey]:
+    """What a node's relationships tests read besides the node: its checks run in its step, so after those.
+
+    A parent that itself reads the node cannot come first; its test then sees its last build.
+    """
+    downstream = project.graph.descendants(node)
+    parents = {test.to_node for test in project.tests_for(node) if test.to_node and test.to_node != node}
+    return [keys[p] for p in sorted(parents - downstream) if keys[p] not in deps]
+
+
+def _automation(deps: Sequence[dg.AssetKey]) -> dg.AutomationCondition:
+    """Refresh when an input updates (eager) or when the node's own SQL or CSV changes.
+
+    Missing partitions of a day-partitioned input do not hold a model back: it reads the days loaded.
+    """
+    condition = dg.AutomationCondition.eager()
+    partitioned = [key for key in deps if key in _PARTITIONED_WAREHOUSE_KEYS]
+    if partitioned:
+        condition = condition.replace(
+            dg.AutomationCondition.any_deps_missing(),
+            dg.AutomationCondition.any_deps_missing().ignore(dg.AssetSelection.assets(*partitioned)),
+        )
+    return condition | dg.AutomationCondition.code_version_changed()
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
+
+
+def _column_schema(docs: Sequence[ColumnDoc], columns: Sequence[tuple[str, str]] | None = None) -> dg.TableSchema:
+    """Actual columns and types with their descriptions; before a build, the documented columns only."""
+    descriptions = {d.name.upper(): d.description for d in docs}
+    if columns is None:
+        columns = [(d.name.upper(), "") for d in docs]
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name, data_type, description=descriptions.get(name) or None) for name, data_type in columns
+        ]
+    )
+
+
+def _check_specs(
+    project: Project, node: str, key: dg.AssetKey, keys: dict[str, dg.AssetKey]
+) -> list[dg.AssetCheckSpec]:
+    specs = []
+    for test in project.tests_for(node):
+        other = [keys[test.to_node]] if test.to_node and test.to_node != node else []
+        specs.append(
+            dg.AssetCheckSpec(
+                test.name,
+                asset=key,
+                description=f"{test.test_type} on {test.column.lower()} ({test.location})",
+                blocking=test.severity == "error",
+                additional_deps=other,
+            )
+        )
+    return specs
+
+
+def _check_results(context: dg.AssetExecutionContext, results: list[DataTestResult]) -> list[dg.AssetCheckResult]:
+    for result in results:
+        if result.status != "pass":
+            context.log.warning(result.message)
+    return [_check_result(result) for result in results]
+
+
+def _check_result(result: DataTestResult) -> dg.AssetCheckResult:
+    test: DataTest = result.test
+    metadata: dict[str, Any] = {
+        "failing_rows": result.failures,
+        "declared_in": test.location,
+        "sql": dg.MetadataValue.md(f"```sql\n{result.sql}\n```"),
+    }
+    if result.failures:
+        metadata["sample"] = dg.MetadataValue.md(result.sample_table())
+    if result.error is not None:
+        metadata["error"] = result.error
+    return dg.AssetCheckResult(
+        check_name=test.name,
+        passed=result.status == "pass",
+        severity=dg.AssetCheckSeverity.WARN if test.severity == "warn" else dg.AssetCheckSeverity.ERROR,
+        description=result.message,
+        metadata=metadata,
+    )
+
+
+def _result_metadata(result: BuildResult, docs: Sequence[ColumnDoc]) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "dagster/table_name": result.qualified_name,
+        "dagster/column_schema": _column_schema(docs, result.columns),
+        "materialized": result.materialized,
+        "action": result.action,
+        "sql": dg.MetadataValue.md(f"```sql\n{result.sql}\n```"),
+    }
+    if result.row_count is not None:
+        metadata["dagster/row_count"] = result.row_count
+    if result.rows_inserted is not None:
+        metadata["rows_inserted"] = result.rows_inserted
+    if result.rows_updated is not None:
+        metadata["rows_updated"] = result.rows_updated
+    if result.undocumented:
+        metadata["undocumented_columns"] = dg.MetadataValue.json(list(result.undocumented))
+    return metadata
+
+
+def _code_reference(path: Path) -> dg.CodeReferencesMetadataValue:
+    return dg.CodeReferencesMetadataValue(code_references=[dg.LocalFileCodeReference(file_path=str(path))])
+
+
+def _model_asset(project: Project, model: Model, keys: dict[str, dg.AssetKey]) -> dg.AssetsDefinition:
+    key = keys[model.name]
+    deps = [keys[call.target] for call in model.refs]
+    deps += [_source_key(project.sources[call.target]) for call in model.sources]
+    deps += _test_parents(project, model.name, keys, deps)
+    tests = project.tests_for(model.name)
+    where = f"Built as a {model.config.materialized} in {model.relation.display} from `{model.relative_path}`."
+
+    @dg.asset(
+        key=key,
+        group_name=MARTS_GROUP,
+        deps=deps,
+        kinds={"snowflake", "sql"},
+        description=f"{model.description}\n\n{where}" if model.description else where,
+        metadata={
+            "dagster/column_schema": _column_schema(model.columns),
+            "dagster/code_references": _code_reference(model.path),
+            "materialized": model.config.materialized,
+        },
+        check_specs=_check_specs(project, model.name, key, keys),
+        automation_condition=_automation(deps),
+        code_version=_digest(model.raw_sql, repr(model.config)),
+    )
+    def sql_model(
+        context: dg.AssetExecutionContext, config: SqlModelConfig, snowflake: SnowflakeResource
+    ) -> dg.MaterializeResult:
+        with snowflake.get_connection() as connection:
+            adapter = SnowflakeAdapter(connection)
+            try:
+                result = build_model(adapter, project, model.name, full_refresh=config.full_refresh)
+            except SqlProjectError as exc:
+                raise dg.Failure(description=str(exc)) from exc
+            checks = [run_test(adapter, project, test) for test in tests]
+        context.log.info(f"{result.action} {result.qualified_name} in {result.seconds:.2f} s")
+        return dg.MaterializeResult(
+            metadata=_result_metadata(result, model.columns), check_results=_check_results(context, checks)
+        )
+
+    return sql_model
+
+
+def _seed_asset(project: Project, seed: Seed, keys: dict[str, dg.AssetKey]) -> dg.AssetsDefinition:
+    key = keys[seed.name]
+    table = read_seed(seed)
+    tests = project.tests_for(seed.name)
+    where = f"Loaded from `{seed.relative_path}` into {seed.relation.display}."
+
+    @dg.asset(
+        key=key,
+        group_name=SEEDS_GROUP,
+        deps=_test_parents(project, seed.name, keys, []),
+        kinds={"snowflake", "csv"},
+        description=f"{seed.description}\n\n{where}" if seed.description else where,
+        metadata={
+            "dagster/column_schema": _column_schema(seed.columns, list(zip(table.columns, table.types, strict=True))),
+            "dagster/code_references": _code_reference(seed.path),
+        },
+        check_specs=_check_specs(project, seed.name, key, keys),
+        automation_condition=_automation([]),
+        code_version=_digest(seed.path.read_text(encoding="utf-8"), repr(sorted(seed.column_types.items()))),
+    )
+    def sql_seed(context: dg.AssetExecutionContext, snowflake: SnowflakeResource) -> dg.MaterializeResult:
+        with snowflake.get_connection() as connection:
+            adapter = SnowflakeAdapter(connection)
+            try:
+                result = load_seed(adapter, seed)
+            except SqlProjectError as exc:
+                raise dg.Failure(description=str(exc)) from exc
+            checks = [run_test(adapter, project, test) for test in tests]
+        context.log.info(f"{result.action} {result.qualified_name}: {result.row_count} rows")
+        return dg.MaterializeResult(
+            metadata=_result_metadata(result, seed.columns), check_results=_check_results(context, checks)
+        )
+
+    return sql_seed

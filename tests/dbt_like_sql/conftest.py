@@ -1,0 +1,59 @@
+"""Fixtures for the SQL engine: the local Snowflake through the platform's resource, small projects.
+
+Each test that builds something gets a schema of its own, so tests neither see nor clobber
+each other's tables, and a project folder written from a dict of files.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+from dagster_snowflake import SnowflakeResource
+
+from dbt_like_sql.engine import SnowflakeAdapter
+from local_stack.stack import LocalStack
+from platform_defs.resources import build_resources
+from platform_defs.settings import load_settings
+
+
+@pytest.fixture(scope="session")
+def snowflake(local_stack: LocalStack) -> Iterator[SnowflakeResource]:
+    """The platform's Snowflake resource, initialised (the local one creates its database)."""
+    with dg.build_resources({"snowflake": build_resources(load_settings())["snowflake"]}) as resources:
+        yield resources.snowflake
+
+
+@pytest.fixture(scope="session")
+def connection(snowflake: SnowflakeResource) -> Iterator[Any]:
+    with snowflake.get_connection() as conn:
+        yield conn
+
+
+@pytest.fixture
+def adapter(connection: Any) -> SnowflakeAdapter:
+    return SnowflakeAdapter(connection)
+
+
+@pytest.fixture
+def schema() -> str:
+    return f"T_{uuid.uuid4().hex[:10].upper()}"
+
+
+def write_project(root: Path, files: Mapping[str, str], schema: str = "ANALYTICS") -> Path:
+    """A project folder with a dbt_project.yml building into `schema`, plus `files` (path -> text)."""
+    root.mkdir(parents=True, exist_ok=True)
+    if "dbt_project.yml" not in files:
+        (root / "dbt_project.yml").write_text(
+            f"name: testing\nmodels:\n  +schema: {schema}\nseeds:\n  +schema: {schema}\n"
+        )
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return root
