@@ -32,8 +32,6 @@ from platform_defs.deploy import deploy_chain_function
 from platform_defs.resources import build_resources
 from platform_defs.settings import Settings, load_settings
 
-pytestmark = pytest.mark.slow
-
 DAYS = ("2025-06-03", "2025-06-04")
 NEXT_DAY = "2025-06-05"
 FEEDS = ("2025-05-01", "2025-07-31")  # actions after the loaded days, so backward adjustment has work to do
