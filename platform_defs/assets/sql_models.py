@@ -12,7 +12,7 @@ asset functions when they are defined.)
 """
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -216,16 +216,13 @@ def _model_asset(project: Project, model: Model, keys: dict[str, dg.AssetKey]) -
     def sql_model(
         context: dg.AssetExecutionContext, config: SqlModelConfig, snowflake: SnowflakeResource
     ) -> dg.MaterializeResult:
-        with snowflake.get_connection() as connection:
-            adapter = SnowflakeAdapter(connection)
-            try:
-                result = build_model(adapter, project, model.name, full_refresh=config.full_refresh)
-            except SqlProjectError as exc:
-                raise dg.Failure(description=str(exc)) from exc
-            checks = [run_test(adapter, project, test) for test in tests]
-        context.log.info(f"{result.action} {result.qualified_name} in {result.seconds:.2f} s")
-        return dg.MaterializeResult(
-            metadata=_result_metadata(result, model.columns), check_results=_check_results(context, checks)
+        return _build_and_test(
+            context,
+            snowflake,
+            project,
+            tests,
+            lambda adapter: build_model(adapter, project, model.name, full_refresh=config.full_refresh),
+            model.columns,
         )
 
     return sql_model
@@ -252,16 +249,31 @@ def _seed_asset(project: Project, seed: Seed, keys: dict[str, dg.AssetKey]) -> d
         code_version=_digest(seed.path.read_text(encoding="utf-8"), repr(sorted(seed.column_types.items()))),
     )
     def sql_seed(context: dg.AssetExecutionContext, snowflake: SnowflakeResource) -> dg.MaterializeResult:
-        with snowflake.get_connection() as connection:
-            adapter = SnowflakeAdapter(connection)
-            try:
-                result = load_seed(adapter, seed)
-            except SqlProjectError as exc:
-                raise dg.Failure(description=str(exc)) from exc
-            checks = [run_test(adapter, project, test) for test in tests]
-        context.log.info(f"{result.action} {result.qualified_name}: {result.row_count} rows")
-        return dg.MaterializeResult(
-            metadata=_result_metadata(result, seed.columns), check_results=_check_results(context, checks)
+        return _build_and_test(
+            context, snowflake, project, tests, lambda adapter: load_seed(adapter, seed), seed.columns
         )
 
     return sql_seed
+
+
+def _build_and_test(
+    context: dg.AssetExecutionContext,
+    snowflake: SnowflakeResource,
+    project: Project,
+    tests: Sequence[DataTest],
+    build: Callable[[SnowflakeAdapter], BuildResult],
+    columns: Sequence[ColumnDoc],
+) -> dg.MaterializeResult:
+    """Build a model or load a seed, then run its tests on the same connection, as `dbt build` does."""
+    with snowflake.get_connection() as connection:
+        adapter = SnowflakeAdapter(connection)
+        try:
+            result = build(adapter)
+        except SqlProjectError as exc:
+            raise dg.Failure(description=str(exc)) from exc
+        checks = [run_test(adapter, project, test) for test in tests]
+    rows = f", {result.row_count} rows" if result.row_count is not None else ""
+    context.log.info(f"{result.action} {result.qualified_name} in {result.seconds:.2f} s{rows}")
+    return dg.MaterializeResult(
+        metadata=_result_metadata(result, columns), check_results=_check_results(context, checks)
+    )
