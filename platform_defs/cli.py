@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dbt_like_sql.cli import add_arguments as add_sql_arguments
 from dbt_like_sql.cli import run_command as run_sql_command
@@ -16,6 +17,10 @@ from local_stack.home import PROJECT_ROOT, stack_home
 from local_stack.services import SERVICES
 from local_stack.stack import LocalStack, StackError
 from platform_defs.instance_config import write_dagster_home
+from platform_defs.settings import ConfigurationError
+
+if TYPE_CHECKING:
+    from platform_defs.resources.chains import ChainResource
 
 __all__ = ["main"]
 
@@ -25,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
-    except StackError as exc:
+    except (StackError, ConfigurationError) as exc:
         print(f"baton: {exc}", file=sys.stderr)
         return 1
 
@@ -57,6 +62,17 @@ def _parser() -> argparse.ArgumentParser:
     sql = commands.add_parser("sql", help="the SQL models outside Dagster, like dbt: seed|compile|run|test|build")
     add_sql_arguments(sql)
     sql.set_defaults(run=_sql)
+
+    chains = commands.add_parser("chains", help="where the relay chains stand (their SSM cursor records); halt one")
+    chain_actions = chains.add_subparsers(required=True, metavar="ACTION")
+    listing = chain_actions.add_parser("list", help="every chain of this deployment: status, links, rows, progress")
+    listing.add_argument("--asset", help="only this dataset's chains")
+    listing.set_defaults(run=_chains_list)
+    halt = chain_actions.add_parser("halt", help="flag a chain to stop: its next link records the halt and stops")
+    halt.add_argument("asset")
+    halt.add_argument("partition")
+    halt.add_argument("shard", nargs="?")
+    halt.set_defaults(run=_chains_halt)
 
     dev = commands.add_parser("dev", help="the local stack plus the Dagster UI")
     dev.add_argument("--ui-port", type=int, default=3000)
@@ -165,6 +181,45 @@ def _sql(args: argparse.Namespace) -> int:
     # Initialised as a run would initialise it: the local resource creates its database on first use.
     with dg.build_resources({"snowflake": snowflake}) as resources:
         return run_sql_command(args, resources.snowflake.get_connection)
+
+
+def _chains_list(args: argparse.Namespace) -> int:
+    """A table of the chains, newest update first: what a data engineer checks before halting one."""
+    records = sorted(
+        ((chain, record) for chain, record in _chain_resource().records() if args.asset in (None, chain.asset)),
+        key=lambda item: item[1].updated_at,
+        reverse=True,
+    )
+    print(f"{'chain':<44}{'status':<9}{'mode':<8}{'links':>6}{'rows':>12}{'progress':>10}  updated")
+    for chain, record in records:
+        progress = f"{100 * record.rows / record.total:.0f}%" if record.total else "-"
+        mode = record.extra.get("mode", "-")
+        print(
+            f"{chain.path():<44}{record.status:<9}{mode:<8}{record.link:>6}{record.rows:>12,}{progress:>10}  "
+            f"{record.updated_at[:19]}"
+        )
+    return 0
+
+
+def _chains_halt(args: argparse.Namespace) -> int:
+    from lambda_workers.events import ChainAddress
+
+    chain = ChainAddress(args.asset, args.partition, args.shard)
+    resource = _chain_resource()
+    record, _ = resource.store().load(resource.deployment, chain)
+    if record is None:
+        print(f"baton: no chain {chain.path()} in deployment {resource.deployment}", file=sys.stderr)
+        return 1
+    resource.halt(chain)
+    print(f"halt flag set for {chain.path()} ({record.status} at link {record.link}); its next link stops")
+    return 0
+
+
+def _chain_resource() -> ChainResource:
+    from platform_defs.resources import build_resources
+    from platform_defs.settings import load_settings
+
+    return build_resources(load_settings())["chains"]
 
 
 def _dev(args: argparse.Namespace) -> int:
