@@ -5,13 +5,13 @@ sensor reads the cursor records in Parameter Store and reports, per relay chain 
 change: an observation for each new link, the raw asset's materialisation (and a run of the lake
 and warehouse steps for that partition) when the chain is done, and a failed `chain_healthy`
 check when it failed, was halted or stalled. Its cursor maps each parameter to the last state
-reported, so every state is reported once.
+reported, so every state is reported once; chains that finished days ago leave the cursor, so it stays small.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import dagster as dg
 
@@ -24,6 +24,8 @@ from platform_defs.datasets import DATASETS
 from platform_defs.resources.chains import ChainResource
 
 __all__ = ["relay_chain_sensor"]
+
+FORGET_AFTER = timedelta(days=2)  # a finished chain's state is kept this long, then dropped from the cursor
 
 
 @dg.sensor(
@@ -42,6 +44,9 @@ def relay_chain_sensor(context: dg.SensorEvaluationContext, chains: ChainResourc
         if record.extra.get("mode") != "relay" or chain.asset not in DATASETS or chain.shard:
             continue
         parameter = parameter_name(chains.deployment, chain)
+        if record.status != "running" and now - datetime.fromisoformat(record.updated_at) > FORGET_AFTER:
+            reported.pop(parameter, None)  # long finished: reported then, and the cursor stays small
+            continue
         problem = chain_problem(record, now, chains.stall_after_seconds)
         state = f"{record.chain_id}:{record.link}:{record.status}:{'stalled' if problem else 'ok'}"
         if reported.get(parameter) == state:

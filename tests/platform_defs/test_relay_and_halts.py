@@ -15,13 +15,13 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
 import pytest
 
-from lambda_workers.chain.cursor_store import halt_parameter_name
+from lambda_workers.chain.cursor_store import CursorRecord, halt_parameter_name
 from lambda_workers.events import ChainAddress
 from local_stack.home import PROJECT_ROOT
 from local_stack.stack import LocalStack
@@ -215,3 +215,16 @@ def wait_for_link(store: Any, deployment: str, chain: ChainAddress, old_chain_id
             return record
         time.sleep(0.2)
     raise AssertionError(f"no link of a new {DATASETS[chain.asset].name} chain committed in {seconds} s")
+
+
+def test_the_sensor_forgets_chains_that_finished_days_ago(resources: dict[str, Any]) -> None:
+    chains = resources["chains"]
+    chain = ChainAddress("prices", "2025-01-02")
+    old = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+    record = CursorRecord("20250102T000000Z-old00001", "done", {"offset": 3000}, link=2, rows=3000, updated_at=old)
+    record.extra["mode"] = "relay"
+    chains.store().commit(chains.deployment, chain, record)
+    parameter = f"/baton/{chains.deployment}/chains/prices/2025-01-02"
+    result = tick(resources, json.dumps({parameter: "20250102T000000Z-old00001:2:done:ok"}))
+    assert not events_for(result, "2025-01-02")
+    assert parameter not in json.loads(result.cursor or "{}")
