@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import dagster as dg
@@ -50,6 +51,8 @@ def record_result(parameter: str, record: CursorRecord) -> dict[str, Any]:
         "total": record.total,
         "last_error": record.last_error,
         "billed_ms": record.billed_ms,
+        "started_at": record.started_at or None,
+        "updated_at": record.updated_at or None,
         "memory_mb": int(record.extra.get("memory_mb", DEFAULT_MEMORY_MB)),
         "parameter": parameter,
         "prefix": record.prefix or None,
@@ -71,6 +74,7 @@ def shards_metadata(results: list[dict[str, Any]]) -> dict[str, Any]:
         "bytes": summed["bytes"],
         "chunks": summed["chunks"],
         "quarantined": summed["quarantined"],
+        "duration_s": max(_duration_s(r) for r in results),
         "lambda_gb_seconds": round(billed / 1000 * memory / 1024, 3),
         "estimated_cost_usd": estimated_cost_usd(billed, memory, summed["link"]),
     }
@@ -92,11 +96,20 @@ def chain_metadata(result: dict[str, Any]) -> dict[str, Any]:
         "progress": dg.MetadataValue.float(1.0 if result["status"] == "done" else result["rows"] / total)
         if total
         else dg.MetadataValue.float(1.0 if result["status"] == "done" else 0.0),
+        "duration_s": _duration_s(result),
         "lambda_gb_seconds": round(gb_seconds, 3),
         "estimated_cost_usd": estimated_cost_usd(result["billed_ms"], result["memory_mb"], result["link"]),
         "s3_prefix": result.get("prefix") or "",
         "ssm_parameter": result["parameter"],
     }
+
+
+def _duration_s(result: dict[str, Any]) -> float:
+    """Wall time from the chain's start to its last commit (all links and the gaps between them)."""
+    started, updated = result.get("started_at"), result.get("updated_at")
+    if not started or not updated:
+        return 0.0
+    return round((datetime.fromisoformat(updated) - datetime.fromisoformat(started)).total_seconds(), 1)
 
 
 class ChainProgress:

@@ -225,6 +225,8 @@ class ChainRunner:
             "window_closed": state.get("window_closed", False),
             "last_error": state.get("last_error"),
             "billed_ms": state.get("billed_ms", 0),
+            "started_at": state.get("started_at") or None,
+            "updated_at": state.get("updated_at") or None,
             "link_rows": link_rows,
             "link_pages": pages,
             "link_ms": round((time.perf_counter() - started) * 1000, 1),

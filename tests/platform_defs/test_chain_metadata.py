@@ -49,6 +49,8 @@ def test_a_cursor_record_becomes_the_same_metadata_as_a_link_result() -> None:
         rows=1500,
         total=3000,
         billed_ms=6000,
+        started_at="2025-06-02T00:00:00+00:00",
+        updated_at="2025-06-02T00:01:30+00:00",
         prefix="raw/vendor/prices/2025-06-02/20250602T000000Z-abcd1234",
         extra={"memory_mb": 1024, "mode": "relay"},
     )
@@ -56,5 +58,5 @@ def test_a_cursor_record_becomes_the_same_metadata_as_a_link_result() -> None:
     assert metadata["progress"].value == 0.5
     assert metadata["links"] == 3 and metadata["rows"] == 1500
     assert metadata["cursor"].value == {"offset": 1500}
-    assert metadata["lambda_gb_seconds"] == 6.0
+    assert metadata["lambda_gb_seconds"] == 6.0 and metadata["duration_s"] == 90.0
     assert metadata["ssm_parameter"] == "/baton/local/chains/prices/2025-06-02"
