@@ -331,28 +331,25 @@ class ExecutionEnvironment:
         )
 
     def _out_of_memory(self, invocation: Invocation) -> Outcome:
-        message = f"RequestId: {invocation.request_id} Error: Runtime exited with error: signal: killed"
-        return Outcome(
-            platform_error("Runtime.OutOfMemory", message),
-            function_error="Unhandled",
-            error_type="Runtime.OutOfMemory",
-            status="error",
-            platform_log=f"{message}\nRuntime.OutOfMemory\n".encode(),
-            environment_lost=True,
-        )
+        return self._runtime_died(invocation, "Runtime.OutOfMemory", "signal: killed")
 
     def _exited(self, invocation: Invocation, returncode: int) -> Outcome:
         if returncode < 0:
             how = f"signal: {signal.Signals(-returncode).name.removeprefix('SIG').lower()}"
         else:
             how = f"exit status {returncode}"
+        return self._runtime_died(invocation, "Runtime.ExitError", how)
+
+    @staticmethod
+    def _runtime_died(invocation: Invocation, error_type: str, how: str) -> Outcome:
+        """The runtime process is gone mid-invocation: AWS's payload, and the environment is replaced."""
         message = f"RequestId: {invocation.request_id} Error: Runtime exited with error: {how}"
         return Outcome(
-            platform_error("Runtime.ExitError", message),
+            platform_error(error_type, message),
             function_error="Unhandled",
-            error_type="Runtime.ExitError",
+            error_type=error_type,
             status="error",
-            platform_log=f"{message}\nRuntime.ExitError\n".encode(),
+            platform_log=f"{message}\n{error_type}\n".encode(),
             environment_lost=True,
         )
 

@@ -51,72 +51,63 @@ class LambdaApiError(Exception):
         ]
 
 
-class ResourceNotFound(LambdaApiError):
+class _CallerError(LambdaApiError):
+    """The caller's mistake: Lambda marks it `User` and most such errors spell their field `message`."""
+
+    message_key = "message"
+    error_kind = "User"
+
+
+class ResourceNotFound(_CallerError):
     code = "ResourceNotFoundException"
     status = 404
-    error_kind = "User"
+    message_key = "Message"
 
 
-class ResourceConflict(LambdaApiError):
+class ResourceConflict(_CallerError):
     code = "ResourceConflictException"
     status = 409
-    message_key = "message"
-    error_kind = "User"
 
 
-class InvalidParameterValue(LambdaApiError):
+class InvalidParameterValue(_CallerError):
     code = "InvalidParameterValueException"
     status = 400
-    message_key = "message"
-    error_kind = "User"
 
 
-class ValidationError(LambdaApiError):
+class ValidationError(_CallerError):
     code = "ValidationException"
     status = 400
-    message_key = "message"
-    error_kind = "User"
 
 
-class InvalidRequestContent(LambdaApiError):
+class InvalidRequestContent(_CallerError):
     code = "InvalidRequestContentException"
     status = 400
-    message_key = "message"
-    error_kind = "User"
 
 
-class RequestEntityTooLarge(LambdaApiError):
+class RequestEntityTooLarge(_CallerError):
     code = "RequestEntityTooLargeException"
     status = 413
-    message_key = "message"
-    error_kind = "User"
 
 
-class TooManyRequests(LambdaApiError):
+class TooManyRequests(_CallerError):
     code = "TooManyRequestsException"
     status = 429
-    message_key = "message"
-    error_kind = "User"
 
 
-class RecursiveInvocation(LambdaApiError):
+class RecursiveInvocation(_CallerError):
     code = "RecursiveInvocationException"
     status = 400
-    error_kind = "User"
+    message_key = "Message"
 
 
-class PreconditionFailed(LambdaApiError):
+class PreconditionFailed(_CallerError):
     code = "PreconditionFailedException"
     status = 412
-    message_key = "message"
-    error_kind = "User"
 
 
-class UnknownOperation(LambdaApiError):
+class UnknownOperation(_CallerError):
     code = "UnknownOperationException"
     status = 404
-    message_key = "message"
-    error_kind = "User"
 
 
 class ServiceError(LambdaApiError):

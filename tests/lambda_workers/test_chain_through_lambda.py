@@ -6,7 +6,6 @@ from __future__ import annotations
 import gzip
 import json
 import time
-import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from platform_defs.chain_clients import lambda_client
 from platform_defs.datasets import DATASETS, SourceSettings
 from platform_defs.deploy import deploy_chain_function
 from platform_defs.settings import load_settings
+from tests.vendor_admin import vendor_admin
 
 
 @pytest.fixture(scope="module")
@@ -34,19 +34,8 @@ def function(local_stack: LocalStack) -> str:
 
 @pytest.fixture
 def vendor(local_stack: LocalStack) -> Iterator[str]:
-    url = local_stack.environment()["BATON_VENDOR_URL"]
-    yield url
-    urllib.request.urlopen(urllib.request.Request(url + "/admin/reset", data=b"{}", method="POST"), timeout=5)
-
-
-def knobs(vendor: str, **values: Any) -> None:
-    request = urllib.request.Request(
-        vendor + "/admin/knobs",
-        data=json.dumps(values).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    urllib.request.urlopen(request, timeout=5).read()
+    yield local_stack.environment()["BATON_VENDOR_URL"]
+    vendor_admin(local_stack, "/admin/reset", {})
 
 
 def prices_event(
@@ -79,9 +68,9 @@ def raw_keys(s3: Any, bucket: str) -> list[tuple[str, str]]:
 
 
 def test_driven_chain_of_short_links_reproduces_the_source_exactly(
-    function: str, vendor: str, bucket: str, deployment: str, s3: Any
+    local_stack: LocalStack, function: str, vendor: str, bucket: str, deployment: str, s3: Any
 ) -> None:
-    knobs(vendor, latency_ms=40)
+    vendor_admin(local_stack, "/admin/knobs", {"latency_ms": 40})
     client = lambda_client(load_settings().aws)
     event = prices_event(vendor, bucket, deployment, "driven", ("2025-06-02", "2025-06-06"), page=500)
     results = []
@@ -120,11 +109,11 @@ def wait_for(chain: ChainAddress, deployment: str, seconds: float) -> Any:
 @pytest.mark.slow
 @pytest.mark.parametrize("recursion", ["Allow", "Terminate"])
 def test_relay_mode_passes_16_hops_only_with_recursion_allow(
-    recursion: str, function: str, vendor: str, bucket: str, deployment: str, s3: Any
+    recursion: str, local_stack: LocalStack, function: str, vendor: str, bucket: str, deployment: str, s3: Any
 ) -> None:
     client = lambda_client(load_settings().aws)
     client.put_function_recursion_config(FunctionName=function, RecursiveLoop=recursion)
-    knobs(vendor, latency_ms=450)
+    vendor_admin(local_stack, "/admin/knobs", {"latency_ms": 450})
     event = prices_event(vendor, bucket, deployment, "relay", ("2025-06-02", "2025-06-02"), page=120)
     try:
         client.invoke(FunctionName=function, InvocationType="Event", Payload=json.dumps(event).encode())

@@ -3,14 +3,12 @@ stopped half-way (queued runs cancelled, running ones terminated) and resumed to
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +24,7 @@ from platform_defs.deploy import deploy_chain_function
 from platform_defs.instance_config import write_dagster_home
 from platform_defs.resources.build import build_resources
 from platform_defs.settings import load_settings
+from tests.vendor_admin import vendor_admin
 
 pytestmark = pytest.mark.slow
 
@@ -36,20 +35,14 @@ BIN = Path(sys.executable).parent
 TERMINAL = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
 
-def vendor_knobs(stack: LocalStack, **knobs: Any) -> None:
-    url = stack.environment()["BATON_VENDOR_URL"] + "/admin/knobs"
-    request = urllib.request.Request(url, json.dumps(knobs).encode(), {"Content-Type": "application/json"})
-    urllib.request.urlopen(request, timeout=5).read()
-
-
 @pytest.fixture
 def environment(local_stack: LocalStack, tmp_path: Path) -> Iterator[dict[str, str]]:
     settings = load_settings()
     deploy_chain_function(lambda_client(settings.aws), settings.chains.function_name, settings.chains.role_arn)
     home = write_dagster_home(tmp_path / "dagster", chains_per_source=CHAINS_AT_ONCE, max_concurrent_runs=4)
-    vendor_knobs(local_stack, latency_ms=1500)  # each chain's page takes long enough to overlap
+    vendor_admin(local_stack, "/admin/knobs", {"latency_ms": 1500})  # each chain's page takes long enough to overlap
     yield {**os.environ, "DAGSTER_HOME": str(home)}
-    vendor_knobs(local_stack, latency_ms=0)
+    vendor_admin(local_stack, "/admin/knobs", {"latency_ms": 0})
 
 
 def default_signals() -> None:

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -31,6 +30,7 @@ from platform_defs.datasets import DATASETS
 from platform_defs.deploy import deploy_chain_function
 from platform_defs.resources.build import build_resources
 from platform_defs.settings import load_settings
+from tests.vendor_admin import vendor_admin
 
 RAW_PRICES = dg.AssetKey(["raw", "prices"])
 
@@ -49,14 +49,6 @@ def short_link_function(local_stack: LocalStack) -> str:
     name = f"short-links-{uuid.uuid4().hex[:6]}"
     deploy_chain_function(lambda_client(settings.aws), name, settings.chains.role_arn, timeout=2, memory_mb=256)
     return name
-
-
-def vendor_admin(stack: LocalStack, path: str, body: dict[str, Any]) -> None:
-    url = stack.environment()["BATON_VENDOR_URL"] + path
-    request = urllib.request.Request(
-        url, json.dumps(body).encode(), {"Content-Type": "application/json"}, method="POST"
-    )
-    urllib.request.urlopen(request, timeout=5).read()
 
 
 @pytest.fixture
