@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -27,11 +28,5 @@ def aws_client(settings: AwsSettings, service: str, config: Config | None = None
 
 
 def lambda_client(settings: AwsSettings) -> Any:
-    return boto3.client(
-        "lambda",
-        region_name=settings.region,
-        endpoint_url=settings.lambda_endpoint_url or settings.endpoint_url,
-        aws_access_key_id=settings.access_key_id,
-        aws_secret_access_key=settings.secret_access_key,
-        config=_LAMBDA_CONFIG,
-    )
+    endpoint = settings.lambda_endpoint_url or settings.endpoint_url
+    return aws_client(replace(settings, endpoint_url=endpoint), "lambda", _LAMBDA_CONFIG)

@@ -31,6 +31,10 @@ REQUEST_USD = 0.0000002
 DEFAULT_MEMORY_MB = 512
 
 
+def gb_seconds(billed_ms: int, memory_mb: int) -> float:
+    return round(billed_ms / 1000 * memory_mb / 1024, 3)
+
+
 def estimated_cost_usd(billed_ms: int, memory_mb: int, links: int) -> float:
     """Lambda's price for the chain: GB-seconds plus requests (us-east-1, x86)."""
     return round(billed_ms / 1000 * memory_mb / 1024 * GB_SECOND_USD + links * REQUEST_USD, 6)
@@ -75,14 +79,13 @@ def shards_metadata(results: list[dict[str, Any]]) -> dict[str, Any]:
         "chunks": summed["chunks"],
         "quarantined": summed["quarantined"],
         "duration_s": max(_duration_s(r) for r in results),
-        "lambda_gb_seconds": round(billed / 1000 * memory / 1024, 3),
+        "lambda_gb_seconds": gb_seconds(billed, memory),
         "estimated_cost_usd": estimated_cost_usd(billed, memory, summed["link"]),
     }
 
 
 def chain_metadata(result: dict[str, Any]) -> dict[str, Any]:
     total = result.get("total")
-    gb_seconds = result["billed_ms"] / 1000 * result["memory_mb"] / 1024
     return {
         "chain_id": result.get("chain_id") or "",
         "status": result["status"],
@@ -93,11 +96,11 @@ def chain_metadata(result: dict[str, Any]) -> dict[str, Any]:
         "bytes": result["bytes"],
         "chunks": result["chunks"],
         "quarantined": result["quarantined"],
-        "progress": dg.MetadataValue.float(1.0 if result["status"] == "done" else result["rows"] / total)
-        if total
-        else dg.MetadataValue.float(1.0 if result["status"] == "done" else 0.0),
+        "progress": dg.MetadataValue.float(
+            1.0 if result["status"] == "done" else (result["rows"] / total if total else 0.0)
+        ),
         "duration_s": _duration_s(result),
-        "lambda_gb_seconds": round(gb_seconds, 3),
+        "lambda_gb_seconds": gb_seconds(result["billed_ms"], result["memory_mb"]),
         "estimated_cost_usd": estimated_cost_usd(result["billed_ms"], result["memory_mb"], result["link"]),
         "s3_prefix": result.get("prefix") or "",
         "ssm_parameter": result["parameter"],

@@ -171,13 +171,9 @@ def _sql(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from platform_defs.resources import build_resources
-    from platform_defs.settings import ConfigurationError, load_settings
+    from platform_defs.settings import load_settings
 
-    try:
-        snowflake = build_resources(load_settings())["snowflake"]
-    except ConfigurationError as exc:
-        print(f"baton: {exc}", file=sys.stderr)
-        return 1
+    snowflake = build_resources(load_settings())["snowflake"]
     # Initialised as a run would initialise it: the local resource creates its database on first use.
     with dg.build_resources({"snowflake": snowflake}) as resources:
         return run_sql_command(args, resources.snowflake.get_connection)

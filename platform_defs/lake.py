@@ -49,11 +49,14 @@ class LakeBuild:
 def build_lake_partition(s3: Any, bucket: str, dataset: Dataset, raw_prefix: str, lake_partition: str) -> LakeBuild:
     """Rebuild `lake/<dataset>/<lake_partition>/` from every chunk under `raw_prefix`."""
     chunk_keys = sorted(_list_keys(s3, bucket, raw_prefix + "/", suffix=".jsonl.gz"))
+    # One listing of the quarantine zone rather than a GET per chunk: most chunks have no twin.
+    twins = set(_list_keys(s3, bucket, _quarantine_twin(raw_prefix) + "/", suffix=".jsonl.gz"))
     frames = []
     quarantined = 0
     for key in chunk_keys:
         records = _read_jsonl(s3, bucket, key)
-        bad_rows = _quarantined_rows(s3, bucket, _quarantine_twin(key))
+        twin = _quarantine_twin(key)
+        bad_rows = {r["row"] for r in _read_jsonl(s3, bucket, twin)} if twin in twins else set()
         quarantined += len(bad_rows)
         first_row = int(key.rsplit("/chunk-", 1)[1].split("-")[0])
         kept = [r for i, r in enumerate(records) if first_row + i not in bad_rows]
@@ -140,13 +143,6 @@ def _write_rejects(s3: Any, bucket: str, dataset: Dataset, partition: str, rejec
 
 def _quarantine_twin(raw_key: str) -> str:
     return "quarantine/" + raw_key.removeprefix("raw/")
-
-
-def _quarantined_rows(s3: Any, bucket: str, key: str) -> set[int]:
-    try:
-        return {r["row"] for r in _read_jsonl(s3, bucket, key)}
-    except s3.exceptions.NoSuchKey:
-        return set()
 
 
 def _read_jsonl(s3: Any, bucket: str, key: str) -> list[dict[str, Any]]:

@@ -39,9 +39,6 @@ class TimeBudget:
             return self._remaining_ms() > FLOOR_MS
         return self._remaining_ms() > self.margin_ms
 
-    def remaining_seconds(self) -> float:
-        return self._remaining_ms() / 1000.0
-
     def observe_page(self, elapsed_ms: float) -> None:
         """Remember the slowest page, decaying slowly so one outlier does not rule forever."""
         self.pages_this_link += 1

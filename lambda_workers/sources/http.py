@@ -64,7 +64,6 @@ class HttpClient:
         self._backoff_max = backoff_max
         self._reserve = reserve_seconds
         self._conn: http.client.HTTPConnection | None = None
-        self.retries = 0
 
     def get(self, path: str, params: Mapping[str, object] | None = None) -> HttpResponse:
         """GET `path` (relative to the base URL, or absolute on the same host), retrying transient failures."""
@@ -102,13 +101,9 @@ class HttpClient:
                 break
             if wait > self._remaining() - self._reserve:
                 raise RetryLaterError(f"{method} {target.path}: {last_problem}", wait)
-            self.retries += 1
             logger.info("%s %s: %s; retry %d in %.2f s", method, target.path, last_problem, attempt, wait)
             time.sleep(wait)
         raise SourceError(f"{method} {target.path} failed {self._max_attempts} times; last: {last_problem}")
-
-    def close(self) -> None:
-        self._close()
 
     def _request(self, method: str, request_path: str, body: bytes | None) -> tuple[int, dict[str, str], bytes]:
         if self._conn is None:

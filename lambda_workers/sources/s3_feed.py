@@ -53,7 +53,7 @@ class S3FeedSource(Source):
         key = keys[0]
         body = self._client.get_object(Bucket=self._bucket, Key=key)["Body"].read()
         records = self._parse(key, body)
-        return Page(records, {"after_key": key}, exhausted=len(keys) == 1, extra={"file": key})
+        return Page(records, {"after_key": key}, exhausted=len(keys) == 1)
 
     def _parse(self, key: str, body: bytes) -> list[dict[str, Any]]:
         try:

@@ -118,12 +118,13 @@ def _raw_asset(dataset: Dataset) -> dg.AssetsDefinition:
 
 def _instrument_symbols(lake: Lake) -> list[str]:
     """The symbol key space, from the lake's instrument snapshot (shard bounds follow it)."""
-    dataset_files = lake_files(lake.client(), lake.bucket, DATASETS["instruments"], "all")
+    client = lake.client()
+    dataset_files = lake_files(client, lake.bucket, DATASETS["instruments"], "all")
     if not dataset_files:
         raise dg.Failure(description="sharding needs lake/instruments: materialise the instruments first")
     symbols: list[str] = []
     for key in dataset_files:
-        body = lake.client().get_object(Bucket=lake.bucket, Key=key)["Body"].read()
+        body = client.get_object(Bucket=lake.bucket, Key=key)["Body"].read()
         symbols += pq.read_table(io.BytesIO(body), columns=["symbol"]).column("symbol").to_pylist()
     return symbols
 
