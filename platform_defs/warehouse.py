@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dbt_like_sql.engine.quoting import string_literal
 from platform_defs.datasets import SNOWFLAKE_TYPES, Dataset
 from platform_defs.lake import PARTITION_COLUMN
 
@@ -45,8 +46,8 @@ def ensure_stage(cur: Any, bucket: str, storage_integration: str | None) -> None
 def ensure_table(cur: Any, dataset: Dataset) -> None:
     columns = [f"{c.name.upper()} {SNOWFLAKE_TYPES[c.type]}" for c in dataset.columns]
     columns.append(f"{PARTITION_COLUMN.upper()} VARCHAR")
-    comment = _quoted(dataset.description)
-    cur.execute(f"CREATE TABLE IF NOT EXISTS {dataset.table} ({', '.join(columns)}) COMMENT = '{comment}'")
+    comment = string_literal(dataset.description)
+    cur.execute(f"CREATE TABLE IF NOT EXISTS {dataset.table} ({', '.join(columns)}) COMMENT = {comment}")
 
 
 def load_partition(conn: Any, dataset: Dataset, partition: str, files: Sequence[str]) -> WarehouseLoad:
@@ -56,7 +57,7 @@ def load_partition(conn: Any, dataset: Dataset, partition: str, files: Sequence[
     both Snowflake and the local stack honour.
     """
     relative = [f.removeprefix("lake/") for f in files]
-    file_list = ", ".join(f"'{_quoted(f)}'" for f in relative)
+    file_list = ", ".join(string_literal(f) for f in relative)
     conn.autocommit(False)
     try:
         with conn.cursor() as cur:
@@ -94,7 +95,3 @@ def _identifier(name: str) -> str:
     if not name.replace("_", "").isalnum():
         raise ValueError(f"storage integration name {name!r} is not a plain identifier")
     return name
-
-
-def _quoted(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("'", "''")

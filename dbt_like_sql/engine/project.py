@@ -60,6 +60,8 @@ class Project:
     def compile(self, name: str, is_incremental: bool = False) -> str:
         """The model's SQL as it runs: `is_incremental` says whether the table exists and is kept."""
         model = self.models[name]
+        if not is_incremental:
+            return model.compiled_sql  # rendered this way when the project loaded
         rendered = self.renderer.render(model.relative_path, self.namespace, model.relation, is_incremental)
         return clean_sql(rendered.sql)
 
