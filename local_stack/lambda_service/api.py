@@ -128,8 +128,7 @@ class LambdaApi:
 
     def handle(self, request: Request) -> Response:
         for method, pattern, operation in _ROUTES:
-            match = pattern.match(request.path)
-            if match and method == request.method:
+            if method == request.method and (match := pattern.match(request.path)):
                 try:
                     return getattr(self, operation)(request, unquote(match.groupdict().get("arg") or ""))
                 except LambdaApiError as exc:

@@ -101,7 +101,6 @@ class ExecutionEnvironment:
         self._lost = False
         self._started_at = 0.0
         self._ready_at: float | None = None
-        self._init_reported = False
         self._dispatched_once = False
         self._output = bytearray()
         self._dropped = 0
@@ -186,10 +185,7 @@ class ExecutionEnvironment:
         self.last_used = ended
         began = invocation.dispatched_at or ended
         duration = invocation.timeout_seconds * 1000.0 if outcome.status == "timeout" else (ended - began) * 1000
-        init_ms = None
-        if cold and not self._init_reported:
-            self._init_reported = True
-            init_ms = ((self._ready_at or ended) - self._started_at) * 1000
+        init_ms = ((self._ready_at or ended) - self._started_at) * 1000 if cold else None
         peak = self._memory.peak if outcome.error_type == "Runtime.OutOfMemory" else self._peak_memory()
         preamble, output = self._split_output(invocation)
         return Execution(

@@ -14,6 +14,7 @@ import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from local_stack.lambda_service.api import ApiServer, LambdaApi
 from local_stack.lambda_service.async_queue import AsyncQueue
@@ -48,12 +49,15 @@ class _S3Fetcher:
     def __init__(self, environ: Mapping[str, str], region: str):
         self._endpoint = environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL")
         self._region = region
+        self._client: Any = None  # made on first use: most functions are created from a zip, not S3
 
     def __call__(self, bucket: str, key: str, version: str | None) -> bytes:
         import boto3
         from botocore.exceptions import ClientError
 
-        client = boto3.session.Session().client("s3", region_name=self._region, endpoint_url=self._endpoint)
+        if self._client is None:
+            self._client = boto3.session.Session().client("s3", region_name=self._region, endpoint_url=self._endpoint)
+        client = self._client
         kwargs = {"Bucket": bucket, "Key": key, **({"VersionId": version} if version else {})}
         try:
             return client.get_object(**kwargs)["Body"].read()
