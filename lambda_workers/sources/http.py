@@ -17,6 +17,7 @@ import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from lambda_workers.exceptions import RetryLaterError, SourceError
@@ -35,6 +36,13 @@ class HttpResponse:
     status: int
     headers: Mapping[str, str]
     body: bytes
+
+    def json(self) -> Any:
+        """The body parsed; a body that is not JSON is a SourceError naming the URL."""
+        try:
+            return json.loads(self.body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise SourceError(f"{self.url}: the body is not JSON ({exc})") from exc
 
 
 class HttpClient:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -73,10 +72,7 @@ class JobPollSource(Source):
 
 
 def _json(response: HttpResponse) -> dict[str, Any]:
-    try:
-        value = json.loads(response.body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SourceError(f"{response.url}: the body is not JSON ({exc})") from exc
+    value = response.json()
     if not isinstance(value, dict):
         raise SourceError(f"{response.url}: expected a JSON object")
     return value

@@ -19,7 +19,6 @@ asset and partition sends it as `param` and so fetches only what is new.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -87,7 +86,7 @@ class JsonRestSource(Source):
         else:
             params.update(self._page_params(cursor))
             response = self._client.get(self._path, params)
-        body = _json(response)
+        body = response.json()
         records = self._extract(body, response)
         next_cursor, exhausted, total = self._advance(cursor, body, records, response)
         if self._incremental is not None:
@@ -137,10 +136,3 @@ class JsonRestSource(Source):
         if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
             raise SourceError(f"{response.url}: {self._records or 'the body'!r} is not a list of objects")
         return value
-
-
-def _json(response: HttpResponse) -> Any:
-    try:
-        return json.loads(response.body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SourceError(f"{response.url}: the body is not JSON ({exc})") from exc
