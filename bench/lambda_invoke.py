@@ -110,7 +110,7 @@ def lambda_service(state_dir: Path) -> Iterator[str]:
         process.wait(timeout=20)
 
 
-def bench_service(url: str, workdir: Path, warm: int, cold: int) -> dict[str, float]:
+def bench_service(url: str, warm: int, cold: int) -> dict[str, float]:
     client: Any = boto3.client(
         "lambda",
         endpoint_url=url,
@@ -208,7 +208,7 @@ def main() -> None:
         workdir = Path(tmp)
         (workdir / "bench_handler.py").write_text(HANDLER_SOURCE)
         with lambda_service(workdir / "state") as url:
-            service = bench_service(url, workdir, args.warm, args.cold)
+            service = bench_service(url, args.warm, args.cold)
         local = bench_python_lambda_local(workdir, args.warm, args.cold)
 
     rows = [

@@ -28,9 +28,6 @@ class Graph:
     def parents(self, node: str) -> list[str]:
         return list(self._parents.get(node, []))
 
-    def children(self, node: str) -> list[str]:
-        return sorted(self._children.get(node, []))
-
     def ancestors(self, node: str, depth: int | None = None) -> set[str]:
         return self._walk(node, self._parents, depth)
 

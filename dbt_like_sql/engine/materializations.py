@@ -73,7 +73,6 @@ def build_model(adapter: SnowflakeAdapter, project: Project, name: str, full_ref
         rows_inserted=counts[0],
         rows_updated=counts[1],
         undocumented=tuple(c for c in present if c not in documented),
-        missing=tuple(sorted(documented - set(present))),
     )
 
 

@@ -27,7 +27,6 @@ class BuildResult:
     rows_inserted: int | None = None
     rows_updated: int | None = None
     undocumented: tuple[str, ...] = ()  # columns the relation has and schema.yml does not describe
-    missing: tuple[str, ...] = ()  # columns schema.yml describes and the relation lacks
 
     @property
     def qualified_name(self) -> str:
