@@ -18,7 +18,7 @@ from typing import Any
 from dagster import ConfigurableResource, Failure
 
 from lambda_workers.chain.cursor_store import CursorRecord, SsmCursorStore
-from lambda_workers.events import ChainAddress
+from lambda_workers.events import ChainAddress, LinkEvent, Validation
 from platform_defs.chain_clients import aws_client, lambda_client
 from platform_defs.datasets import Dataset, SourceSettings
 from platform_defs.settings import AwsSettings
@@ -66,59 +66,57 @@ class ChainResource(ConfigurableResource):
         full_refresh: bool = False,
         key_range: tuple[str, str] | None = None,
         mode: str = "driven",
-    ) -> dict[str, Any]:
+    ) -> LinkEvent:
+        """The event that starts (or resumes) `chain`, in the worker's own event type."""
         settings = SourceSettings(self.vendor_base_url, self.vendor_secret_parameter, bucket, self.page_size)
         source = dataset.build_source(settings, chain.partition)
         if key_range is not None:
             source["params"] = {**source.get("params", {}), "symbol_from": key_range[0], "symbol_to": key_range[1]}
-        address = {"asset": chain.asset, "partition": chain.partition}
-        if chain.shard:
-            address["shard"] = chain.shard
         prefix_partition = chain.partition if not chain.shard else f"{chain.partition}/{chain.shard}"
-        return {
-            "version": 1,
-            "action": "start",
-            "deployment": self.deployment,
-            "chain": address,
-            "mode": mode,
-            "max_links": self.max_links,
-            "full_refresh": full_refresh,
-            "source": source,
-            "sink": {"bucket": bucket, "prefix": dataset.raw_prefix(prefix_partition)},
-            "quarantine_prefix": dataset.quarantine_prefix(prefix_partition),
-            "validation": dataset.validation,
-        }
+        checks = dataset.validation
+        return LinkEvent(
+            action="start",
+            deployment=self.deployment,
+            chain=chain,
+            mode=mode,
+            max_links=self.max_links,
+            full_refresh=full_refresh,
+            source=source,
+            bucket=bucket,
+            prefix=dataset.raw_prefix(prefix_partition),
+            quarantine_prefix=dataset.quarantine_prefix(prefix_partition),
+            validation=Validation(tuple(checks["required"]), checks["types"]),
+        )
 
-    def drive(self, event: dict[str, Any], on_link: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    def drive(self, event: LinkEvent, on_link: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         """Run the chain link by link until it stops; `on_link` sees every link's result."""
-        chain = ChainAddress(event["chain"]["asset"], event["chain"]["partition"], event["chain"].get("shard"))
-        self.store().set_halt(self.deployment, chain, False)
+        self.store().set_halt(self.deployment, event.chain, False)
         client = lambda_client(self._aws())
+        payload = event.to_dict()
         in_flight = False
         try:
             while True:
                 in_flight = True
-                result = self._invoke_link(client, event)
+                result = self._invoke_link(client, payload)
                 in_flight = False
                 on_link(result)
                 if result["status"] != "running":
                     return result
-                event = {**event, "action": "continue", "chain_id": result["chain_id"], "link": result["link"] + 1}
+                payload = event.continuation(result["chain_id"], result["link"] + 1)
         except BaseException as exc:
             if not isinstance(exc, Failure):
-                self._stop(chain, in_flight)
+                self._stop(event.chain, in_flight)
             raise
 
-    def launch(self, event: dict[str, Any]) -> str:
+    def launch(self, event: LinkEvent) -> str:
         """Relay mode: hand the first link to Lambda asynchronously and return at once.
 
         The links then pass the baton among themselves; `records` (read by the relay sensor)
         is how Dagster learns where the chain stands. Returns the invocation's request id.
         """
-        chain = ChainAddress(event["chain"]["asset"], event["chain"]["partition"], event["chain"].get("shard"))
-        self.store().set_halt(self.deployment, chain, False)
+        self.store().set_halt(self.deployment, event.chain, False)
         response = lambda_client(self._aws()).invoke(
-            FunctionName=self.function_name, InvocationType="Event", Payload=json.dumps({**event, "mode": "relay"})
+            FunctionName=self.function_name, InvocationType="Event", Payload=json.dumps(event.to_dict())
         )
         return str(response["ResponseMetadata"]["RequestId"])
 
@@ -139,7 +137,7 @@ class ChainResource(ConfigurableResource):
             self.store().mark_halted(self.deployment, chain, "halted: the run driving it was interrupted", now)
 
     def drive_shards(
-        self, events: list[dict[str, Any]], on_link: Callable[[dict[str, Any]], None], max_concurrency: int
+        self, events: list[LinkEvent], on_link: Callable[[dict[str, Any]], None], max_concurrency: int
     ) -> list[dict[str, Any]]:
         """Drive one chain per shard, at most `max_concurrency` at a time; results in shard order."""
         with ThreadPoolExecutor(max_workers=max(1, max_concurrency), thread_name_prefix="shard") as pool:
