@@ -43,23 +43,10 @@ def estimated_cost_usd(billed_ms: int, memory_mb: int, links: int) -> float:
 def record_result(parameter: str, record: CursorRecord) -> dict[str, Any]:
     """A cursor record in the shape of a link's result (the fields `chain_metadata` reads)."""
     return {
-        "chain_id": record.chain_id,
-        "status": record.status,
+        **record.progress(),
         "outcome": record.status,
-        "link": record.link,
-        "cursor": record.cursor,
-        "rows": record.rows,
-        "bytes": record.bytes,
-        "chunks": record.chunks,
-        "quarantined": record.quarantined,
-        "total": record.total,
-        "last_error": record.last_error,
-        "billed_ms": record.billed_ms,
-        "started_at": record.started_at or None,
-        "updated_at": record.updated_at or None,
         "memory_mb": int(record.extra.get("memory_mb", DEFAULT_MEMORY_MB)),
         "parameter": parameter,
-        "prefix": record.prefix or None,
     }
 
 

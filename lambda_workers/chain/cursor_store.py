@@ -21,7 +21,7 @@ from lambda_workers.exceptions import CursorRecordError
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
 
-__all__ = ["RECORD_LIMIT_BYTES", "CursorRecord", "CursorStore", "SsmCursorStore", "parameter_name"]
+__all__ = ["NO_PROGRESS", "RECORD_LIMIT_BYTES", "CursorRecord", "CursorStore", "SsmCursorStore", "parameter_name"]
 
 RECORD_LIMIT_BYTES = 4096  # a standard parameter's value
 STATUSES = ("running", "done", "halted", "failed")
@@ -38,6 +38,26 @@ def parameter_name(deployment: str, chain: ChainAddress) -> str:
 
 def halt_parameter_name(deployment: str, chain: ChainAddress) -> str:
     return f"/baton/{deployment}/halts/{chain.path()}"
+
+
+NO_PROGRESS: dict[str, Any] = {
+    "chain_id": None,
+    "status": "absent",
+    "link": 0,
+    "cursor": None,
+    "rows": 0,
+    "bytes": 0,
+    "chunks": 0,
+    "quarantined": 0,
+    "total": None,
+    "window_closed": False,
+    "last_error": None,
+    "billed_ms": 0,
+    "started_at": None,
+    "updated_at": None,
+    "prefix": None,
+}
+"""`CursorRecord.progress` of a chain that never ran."""
 
 
 @dataclass
@@ -62,6 +82,26 @@ class CursorRecord:
     commit_ms: float = 0.0
     prefix: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def progress(self) -> dict[str, Any]:
+        """Where the chain stands, as a link's result and Dagster's metadata both report it."""
+        return {
+            "chain_id": self.chain_id,
+            "status": self.status,
+            "link": self.link,
+            "cursor": self.cursor,
+            "rows": self.rows,
+            "bytes": self.bytes,
+            "chunks": self.chunks,
+            "quarantined": self.quarantined,
+            "total": self.total,
+            "window_closed": self.window_closed,
+            "last_error": self.last_error,
+            "billed_ms": self.billed_ms,
+            "started_at": self.started_at or None,
+            "updated_at": self.updated_at or None,
+            "prefix": self.prefix or None,
+        }
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from lambda_workers.chain.budget import TimeBudget
 from lambda_workers.chain.chunks import ChunkWriter, chunk_key, encode_jsonl
-from lambda_workers.chain.cursor_store import CursorRecord, CursorStore, parameter_name
+from lambda_workers.chain.cursor_store import NO_PROGRESS, CursorRecord, CursorStore, parameter_name
 from lambda_workers.chain.validation import record_problem
 from lambda_workers.events import LinkEvent
 from lambda_workers.exceptions import ChainBusyError, RetryLaterError
@@ -209,29 +209,15 @@ class ChainRunner:
         link_rows: int = 0,
         pages: int = 0,
     ) -> dict[str, Any]:
-        state = record.__dict__ if record is not None else {}
+        progress = record.progress() if record is not None else NO_PROGRESS
         return {
-            "chain_id": state.get("chain_id"),
-            "status": state.get("status", "absent"),
+            **progress,
             "outcome": outcome,
-            "done": state.get("status") == "done",
-            "link": state.get("link", 0),
-            "cursor": state.get("cursor"),
-            "rows": state.get("rows", 0),
-            "bytes": state.get("bytes", 0),
-            "chunks": state.get("chunks", 0),
-            "quarantined": state.get("quarantined", 0),
-            "total": state.get("total"),
-            "window_closed": state.get("window_closed", False),
-            "last_error": state.get("last_error"),
-            "billed_ms": state.get("billed_ms", 0),
-            "started_at": state.get("started_at") or None,
-            "updated_at": state.get("updated_at") or None,
+            "done": progress["status"] == "done",
             "link_rows": link_rows,
             "link_pages": pages,
             "link_ms": round((time.perf_counter() - started) * 1000, 1),
             "memory_mb": int(context.memory_limit_in_mb),
             "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "parameter": parameter_name(event.deployment, event.chain),
-            "prefix": state.get("prefix") or None,
         }
