@@ -36,6 +36,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from local_stack.services import service_named
+
 REPO = Path(__file__).resolve().parents[1]
 HANDLER_SOURCE = """
 import contextlib
@@ -77,19 +79,7 @@ def lambda_service(state_dir: Path) -> Iterator[str]:
         port = sock.getsockname()[1]
     environ = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")} | CREDENTIALS
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "local_stack.lambda_service",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--state-dir",
-            str(state_dir),
-            "--log-level",
-            "WARNING",
-        ],
+        [*service_named("lambda").command("127.0.0.1", port, state_dir), "--log-level", "WARNING"],
         cwd=REPO,
         env=environ,
     )

@@ -15,7 +15,6 @@ import secrets
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -210,17 +209,7 @@ class LocalStack:
             env["AWS_ENDPOINT_URL_LAMBDA"] = url
         if spec.name == "vendor":
             env["BATON_VENDOR_API_KEY"] = self.vendor_api_key()
-        command = [
-            sys.executable,
-            "-m",
-            spec.module,
-            "--host",
-            HOST,
-            "--port",
-            str(port),
-            "--state-dir",
-            str(state_dir),
-        ]
+        command = spec.command(HOST, port, state_dir)
         with log_path.open("ab") as log:
             log.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} starting {' '.join(command)}\n".encode())
             log.flush()

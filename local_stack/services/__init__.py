@@ -8,7 +8,9 @@ cleanly on SIGTERM.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 __all__ = ["SERVICES", "ServiceSpec", "service_named"]
 
@@ -22,6 +24,10 @@ class ServiceSpec:
     default_port: int
     health_path: str
     description: str
+
+    def command(self, host: str, port: int, state_dir: Path) -> list[str]:
+        """The command line every service understands: its module with host, port and state folder."""
+        return [sys.executable, "-m", self.module, "--host", host, "--port", str(port), "--state-dir", str(state_dir)]
 
     @property
     def port_variable(self) -> str:

@@ -7,7 +7,6 @@ import json
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -16,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from local_stack.services import service_named
 
 CASES = Path(__file__).parent / "cases"
 REPO = Path(__file__).resolve().parents[3]
@@ -84,17 +85,7 @@ def start_service(state_dir: Path, environ: dict[str, str]) -> RunningService:
     log_path = state_dir.with_suffix(".log")
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "local_stack.lambda_service",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--state-dir",
-                str(state_dir),
-            ],
+            service_named("lambda").command("127.0.0.1", port, state_dir),
             cwd=REPO,
             env=environ,
             stdout=log,
