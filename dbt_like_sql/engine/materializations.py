@@ -40,13 +40,15 @@ def build_model(adapter: SnowflakeAdapter, project: Project, name: str, full_ref
         existing = adapter.relation_kind(model.relation)
         incremental = model.config.materialized == "incremental" and existing == "table" and not full_refresh
         sql = project.compile(name, is_incremental=incremental)
+        # A merge keeps the table's columns, so they are read once; a created relation is read after.
+        kept = adapter.columns(model.relation) if incremental else None
         if model.config.materialized == "view":
             action, counts = _view(adapter, model, sql, existing), (None, None)
-        elif incremental:
-            action, counts = _merge_or_insert(adapter, model, sql)
+        elif kept is not None:
+            action, counts = _merge_or_insert(adapter, model, sql, [column for column, _ in kept])
         else:
             action, counts = _table(adapter, model, sql, existing), (None, None)
-        columns = adapter.columns(model.relation)
+        columns = kept if kept is not None else adapter.columns(model.relation)
         if model.config.materialized != "view":
             present = {column for column, _ in columns}
             adapter.comment_columns(model.relation, {d.name.upper(): d.description for d in _described(model, present)})
@@ -106,9 +108,10 @@ def _table(adapter: SnowflakeAdapter, model: Model, sql: str, existing: str | No
     return "created table" if model.config.materialized == "table" else "created table (full incremental build)"
 
 
-def _merge_or_insert(adapter: SnowflakeAdapter, model: Model, sql: str) -> tuple[str, tuple[int | None, int | None]]:
+def _merge_or_insert(
+    adapter: SnowflakeAdapter, model: Model, sql: str, target: list[str]
+) -> tuple[str, tuple[int | None, int | None]]:
     """Merge the new rows on unique_key (append without one); the table's own columns decide what is set."""
-    target = [column for column, _ in adapter.columns(model.relation)]
     columns = ", ".join(quote_identifier(c) for c in target)
     keys = model.config.unique_key
     missing = [key for key in keys if key not in target]
