@@ -31,6 +31,23 @@ class DeadlineContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+@dataclass
+class PagesContext(DeadlineContext):
+    """A link with time for at most `pages` pages, however fast or slow the machine.
+
+    The runner asks for the time left once before each page; this context answers "ample" the
+    first `pages` times and "none" after, so how many pages a link reads is the test's choice,
+    not the machine's.
+    """
+
+    pages: int = 1
+    _asked: int = 0
+
+    def get_remaining_time_in_millis(self) -> int:
+        self._asked += 1
+        return self.timeout_ms if self._asked <= self.pages else 0
+
+
 @pytest.fixture(scope="session")
 def s3(local_stack: LocalStack) -> Any:
     return boto3.client("s3")

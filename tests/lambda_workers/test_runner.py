@@ -21,7 +21,7 @@ from lambda_workers.events import parse_event
 from lambda_workers.exceptions import ChainBusyError
 from lambda_workers.handler import lambda_handler
 from lambda_workers.sources import SourceContext, build_source
-from tests.lambda_workers.conftest import DeadlineContext
+from tests.lambda_workers.conftest import DeadlineContext, PagesContext
 
 FIELDS = ["action_id", "symbol", "ex_date", "action_type", "ratio"]
 
@@ -70,24 +70,29 @@ def follow(first: dict[str, Any], chain_id: str, link: int) -> dict[str, Any]:
     return {**first, "action": "continue", "chain_id": chain_id, "link": link}
 
 
+def link(event: dict[str, Any], pages: int) -> dict[str, Any]:
+    """One link with time for at most `pages` pages (one feed file each)."""
+    return lambda_handler(event, PagesContext(60_000, pages=pages))
+
+
 def drive(
-    first: dict[str, Any], timeout_ms: int, after: dict[str, Any] | None = None, limit: int = 500
+    first: dict[str, Any], pages: int, after: dict[str, Any] | None = None, limit: int = 500
 ) -> list[dict[str, Any]]:
     """Dagster's driven mode in miniature: start (or go on `after` a link), continue until it stops."""
-    results = [after or lambda_handler(first, DeadlineContext(timeout_ms))]
+    results = [after or link(first, pages)]
     while results[-1]["status"] == "running":
         assert len(results) < limit, "the chain did not finish"
-        event = follow(first, results[-1]["chain_id"], results[-1]["link"] + 1)
-        results.append(lambda_handler(event, DeadlineContext(timeout_ms)))
+        results.append(link(follow(first, results[-1]["chain_id"], results[-1]["link"] + 1), pages))
     return results
 
 
 def test_many_short_links_reproduce_the_source_exactly(s3: Any, ssm: Any, bucket: str, deployment: str) -> None:
     expected = drop_files(s3, bucket, 0, 40)
-    results = drive(event(deployment, bucket), timeout_ms=250)
+    results = drive(event(deployment, bucket), pages=5)
     final = results[-1]
     assert final["status"] == "done" and final["outcome"] == "exhausted"
-    assert len(results) > 3, "links this short must each stop early"
+    assert len(results) >= 8, "40 files, at most 5 a link"
+    assert all(r["link_pages"] <= 5 for r in results)
     ids = raw_ids(s3, bucket)
     assert sorted(ids) == sorted(expected)
     assert final["rows"] == len(expected) == 200
@@ -134,8 +139,8 @@ def test_a_link_killed_at_each_point_is_rerun_without_loss_or_duplicates(
 ) -> None:
     expected = drop_files(s3, bucket, 0, 12)
     first = event(deployment, bucket)
-    # Link 1 runs normally and stops early on its short deadline.
-    started = lambda_handler(first, DeadlineContext(200))
+    # Link 1 runs normally and stops early, its time spent after 3 of 12 files.
+    started = link(first, pages=3)
     assert started["status"] == "running"
     retried = follow(first, started["chain_id"], 2)
     writer = ChunkWriter(s3, bucket)
@@ -149,9 +154,9 @@ def test_a_link_killed_at_each_point_is_rerun_without_loss_or_duplicates(
     link_event = parse_event(retried)
     source = build_source(link_event.source, SourceContext(secrets=None, s3=s3, remaining_seconds=lambda: 1.0))
     with pytest.raises(Killed):
-        ChainRunner(store, writer).run_link(link_event, source, DeadlineContext(400))
+        ChainRunner(store, writer).run_link(link_event, source, PagesContext(60_000, pages=3))
     # The same link event is delivered again (a retry), then the chain runs to its end.
-    results = drive(first, 400, after=lambda_handler(retried, DeadlineContext(400)))
+    results = drive(first, pages=3, after=link(retried, pages=3))
     assert results[-1]["status"] == "done"
     ids = raw_ids(s3, bucket)
     assert len(ids) == len(set(ids)), "a chunk was duplicated"
@@ -160,34 +165,34 @@ def test_a_link_killed_at_each_point_is_rerun_without_loss_or_duplicates(
 
 
 def test_a_duplicate_or_superseded_event_does_nothing(s3: Any, bucket: str, deployment: str) -> None:
-    drop_files(s3, bucket, 0, 60)  # more than two 200 ms links can read, so the chain is still running
+    drop_files(s3, bucket, 0, 60)  # more than two 5-page links read, so the chain is still running
     first = event(deployment, bucket)
-    link1 = lambda_handler(first, DeadlineContext(200))
-    link2 = lambda_handler(follow(first, link1["chain_id"], 2), DeadlineContext(200))
-    again = lambda_handler(follow(first, link1["chain_id"], 2), DeadlineContext(200))
+    link1 = link(first, pages=5)
+    link2 = link(follow(first, link1["chain_id"], 2), pages=5)
+    again = link(follow(first, link1["chain_id"], 2), pages=5)
     assert again["outcome"] == "duplicate" and again["rows"] == link2["rows"] and again["link"] == 2
-    stranger = lambda_handler(follow(first, "someone-else", 3), DeadlineContext(200))
+    stranger = link(follow(first, "someone-else", 3), pages=5)
     assert stranger["outcome"] == "superseded"
 
 
 def test_the_halt_flag_stops_the_chain_within_one_link(s3: Any, ssm: Any, bucket: str, deployment: str) -> None:
-    drop_files(s3, bucket, 0, 60)  # more than one 200 ms link can read
+    drop_files(s3, bucket, 0, 60)  # more than one 5-page link reads
     first = event(deployment, bucket)
-    link1 = lambda_handler(first, DeadlineContext(200))
+    link1 = link(first, pages=5)
     SsmCursorStore(ssm).set_halt(deployment, parse_event(first).chain, True)
-    halted = lambda_handler(follow(first, link1["chain_id"], 2), DeadlineContext(200))
+    halted = link(follow(first, link1["chain_id"], 2), pages=5)
     assert halted["status"] == "halted" and halted["rows"] == link1["rows"]
-    restarted = lambda_handler(first, DeadlineContext(200))
+    restarted = link(first, pages=5)
     assert restarted["outcome"] == "halted", "a start does not override a halt: Dagster clears it first"
     SsmCursorStore(ssm).set_halt(deployment, parse_event(first).chain, False)
-    resumed = drive(first, timeout_ms=300)
+    resumed = drive(first, pages=20)
     assert resumed[0]["chain_id"] == link1["chain_id"], "a halted chain resumes where it stood"
     assert resumed[-1]["status"] == "done" and resumed[-1]["rows"] == 300
 
 
 def test_max_links_stops_a_runaway(s3: Any, bucket: str, deployment: str) -> None:
-    drop_files(s3, bucket, 0, 150)  # more than three 150 ms links can read
-    results = drive(event(deployment, bucket, max_links=3), timeout_ms=150)
+    drop_files(s3, bucket, 0, 20)  # more than three 5-page links read
+    results = drive(event(deployment, bucket, max_links=3), pages=5)
     assert results[-1]["status"] == "failed"
     assert results[-1]["outcome"] == "max_links"
     assert "max_links 3 reached" in results[-1]["last_error"]
@@ -197,22 +202,22 @@ def test_max_links_stops_a_runaway(s3: Any, bucket: str, deployment: str) -> Non
 def test_a_running_chain_refuses_a_second_start(s3: Any, bucket: str, deployment: str) -> None:
     drop_files(s3, bucket, 0, 20)
     first = event(deployment, bucket)
-    lambda_handler(first, DeadlineContext(200))
+    link(first, pages=5)
     with pytest.raises(ChainBusyError, match="still running"):
         lambda_handler(first, DeadlineContext(5000))
 
 
 def test_incremental_run_reads_only_new_files(s3: Any, bucket: str, deployment: str) -> None:
     first_ids = drop_files(s3, bucket, 0, 5)
-    one = drive(event(deployment, bucket), timeout_ms=2000)
+    one = drive(event(deployment, bucket), pages=1000)
     assert one[-1]["status"] == "done" and one[-1]["rows"] == 25
     new_ids = drop_files(s3, bucket, 5, 3)
-    two = drive(event(deployment, bucket), timeout_ms=2000)
+    two = drive(event(deployment, bucket), pages=1000)
     assert two[-1]["chain_id"] != one[-1]["chain_id"]
     assert two[-1]["rows"] == 15
     assert set(raw_ids(s3, bucket, f"raw/vendor/corporate_actions/all/{two[-1]['chain_id']}")) == new_ids
     assert set(raw_ids(s3, bucket)) == first_ids | new_ids
-    full = drive(event(deployment, bucket, full_refresh=True), timeout_ms=2000)
+    full = drive(event(deployment, bucket, full_refresh=True), pages=1000)
     assert full[-1]["rows"] == 40
 
 
@@ -220,7 +225,7 @@ def test_bad_records_are_quarantined_with_the_reason_and_counted(s3: Any, bucket
     body = "action_id,symbol,ex_date,action_type,ratio\nA1,SYM1,2024-01-02,split,2\nA2,,2024-01-02,split,2\n"
     body += "A3,SYM3,2024-01-02,split,two\nA4,SYM4,2024-01-02,split,3,surplus\n"
     s3.put_object(Bucket=bucket, Key="landing/ca/day-0001.csv", Body=body.encode())
-    result = drive(event(deployment, bucket), timeout_ms=2000)[-1]
+    result = drive(event(deployment, bucket), pages=1000)[-1]
     assert (result["rows"], result["quarantined"]) == (4, 3)
     assert sorted(raw_ids(s3, bucket)) == ["A1", "A2", "A3", "A4"], "raw keeps every record as delivered"
     listing = s3.list_objects_v2(Bucket=bucket, Prefix="quarantine/")["Contents"]
