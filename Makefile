@@ -8,10 +8,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo dev test test-all test-e2e lint stack-down clean
 
-$(STAMP): pyproject.toml
+# The platform and, beside it, the local stack's own distribution (the emulators and the dev commands).
+$(STAMP): pyproject.toml local_stack/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./local_stack
 	touch $(STAMP)
 
 demo: $(STAMP)  ## the main job on the embedded local stack, end to end

@@ -134,7 +134,7 @@ def main() -> None:
         try:
             stack.up()
             os.environ.update(stack.environment())
-            vendor = stack.environment()["BATON_VENDOR_URL"]
+            vendor = stack.environment()["BATON_VENDOR_BASE_URL"]
             config = json.dumps({"instruments": INSTRUMENTS}).encode()
             request = urllib.request.Request(vendor + "/admin/config", data=config, method="POST")
             urllib.request.urlopen(request, timeout=60).read()

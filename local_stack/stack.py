@@ -22,13 +22,16 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 import boto3
 
 from local_stack.services import SERVICES, ServiceSpec, service_named
 
 __all__ = [
+    "DEPLOYMENT",
     "LOCAL_CREDENTIALS",
+    "PLATFORM_SETTINGS",
     "VENDOR_SECRET_PARAMETER",
     "LocalStack",
     "RunningService",
@@ -46,12 +49,22 @@ LOCAL_CREDENTIALS = {
 }
 
 
-VENDOR_SECRET_PARAMETER = "/baton/local/secrets/vendor_api_key"
-_SERVICE_VARIABLES = {
-    "snowflake": "BATON_SNOWFLAKE_URL",
-    "lambda": "AWS_ENDPOINT_URL_LAMBDA",
-    "vendor": "BATON_VENDOR_URL",
+DEPLOYMENT = "local"
+VENDOR_SECRET_PARAMETER = f"/baton/{DEPLOYMENT}/secrets/vendor_api_key"
+PLATFORM_SETTINGS = {
+    "BATON_ENV": "local",
+    "BATON_DEPLOYMENT": DEPLOYMENT,
+    "BATON_LAKE_BUCKET": "baton-lake",
+    "BATON_CHAIN_ROLE_ARN": "arn:aws:iam::123456789012:role/baton-chain",
+    "BATON_ALERT_SENDER": "baton@baton.local",
+    "BATON_ALERT_RECIPIENTS": "data-engineering@baton.local",
+    "SNOWFLAKE_ACCOUNT": "baton",
+    "SNOWFLAKE_USER": "baton",
+    "SNOWFLAKE_PASSWORD": "baton-local",  # the local Snowflake's, which guards nothing
+    "SNOWFLAKE_DATABASE": "BATON",
+    "SNOWFLAKE_WAREHOUSE": "BATON_WH",
 }
+"""The platform's settings for this stack: the variables production sets for real AWS and Snowflake."""
 
 
 class StackError(RuntimeError):
@@ -153,16 +166,30 @@ class LocalStack:
         return statuses
 
     def environment(self) -> dict[str, str]:
-        """The variables a shell (or a child process) needs to talk to this stack."""
+        """Every variable the platform reads, pointing at this stack: `eval "$(baton stack env)"`.
+
+        boto3 finds the endpoints through `AWS_ENDPOINT_URL[_LAMBDA]`, the Snowflake connector
+        through `SNOWFLAKE_HOST`/`_PORT`/`_PROTOCOL`; the platform itself never learns that a
+        stack is local.
+        """
         services = self.running()
-        if "aws" not in services:
-            raise StackError("the local stack is not running: start it with `baton stack up`")
-        env = {"BATON_ENV": "local", "BATON_HOME": str(self.home), **LOCAL_CREDENTIALS}
-        env["AWS_ENDPOINT_URL"] = services["aws"].url
-        for name, variable in _SERVICE_VARIABLES.items():
-            if name in services:
-                env[variable] = services[name].url
-        return env
+        missing = [spec.name for spec in SERVICES if spec.name not in services]
+        if missing:
+            raise StackError(
+                f"the local stack is not running ({', '.join(missing)} stopped): start it with `baton stack up`"
+            )
+        snowflake = urlparse(services["snowflake"].url)
+        return {
+            **PLATFORM_SETTINGS,
+            "BATON_HOME": str(self.home),
+            **LOCAL_CREDENTIALS,
+            "AWS_ENDPOINT_URL": services["aws"].url,
+            "AWS_ENDPOINT_URL_LAMBDA": services["lambda"].url,
+            "BATON_VENDOR_BASE_URL": services["vendor"].url,
+            "SNOWFLAKE_HOST": str(snowflake.hostname),
+            "SNOWFLAKE_PORT": str(snowflake.port),
+            "SNOWFLAKE_PROTOCOL": snowflake.scheme,
+        }
 
     def vendor_api_key(self) -> str:
         """The local vendor's API key: made once, kept in the stack home, readable by the owner only."""

@@ -1,8 +1,12 @@
-"""boto3 clients for the chain side, built from `AwsSettings` in one place."""
+"""boto3 clients for the chain side, built from `AwsSettings` in one place.
+
+Only the region is passed: endpoints (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_LAMBDA`, ...) and
+credentials come from boto3's own configuration, so production and the local stack differ only
+in their environment.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -17,16 +21,8 @@ _LAMBDA_CONFIG = Config(read_timeout=960, connect_timeout=10, retries={"max_atte
 
 
 def aws_client(settings: AwsSettings, service: str, config: Config | None = None) -> Any:
-    return boto3.client(
-        service,  # type: ignore[call-overload]
-        region_name=settings.region,
-        endpoint_url=settings.endpoint_url,
-        aws_access_key_id=settings.access_key_id,
-        aws_secret_access_key=settings.secret_access_key,
-        config=config,
-    )
+    return boto3.client(service, region_name=settings.region, config=config)  # type: ignore[call-overload]
 
 
 def lambda_client(settings: AwsSettings) -> Any:
-    endpoint = settings.lambda_endpoint_url or settings.endpoint_url
-    return aws_client(replace(settings, endpoint_url=endpoint), "lambda", _LAMBDA_CONFIG)
+    return aws_client(settings, "lambda", _LAMBDA_CONFIG)

@@ -1,28 +1,27 @@
-"""`baton`: the command line of the platform (the local stack, the Dagster UI, the main job, the SQL models)."""
+"""`baton`: the command line of the platform (deploying the worker, the chains, the SQL models).
+
+Other distributions add commands through the `baton.commands` entry point: the dev install's
+local stack adds `stack`, `dev` and `demo`. A production install has none of them.
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
-import shlex
-import signal
 import sys
 from collections.abc import Sequence
-from pathlib import Path
+from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
 from dbt_like_sql.cli import add_arguments as add_sql_arguments
 from dbt_like_sql.cli import run_command as run_sql_command
-from local_stack.home import PROJECT_ROOT, stack_home
-from local_stack.services import SERVICES
-from local_stack.stack import LocalStack, StackError
-from platform_defs.instance_config import write_dagster_home
 from platform_defs.settings import ConfigurationError
 
 if TYPE_CHECKING:
     from platform_defs.resources.chains import ChainResource
 
-__all__ = ["main"]
+__all__ = ["COMMANDS_ENTRY_POINT", "main"]
+
+COMMANDS_ENTRY_POINT = "baton.commands"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
-    except (StackError, ConfigurationError) as exc:
+    except ConfigurationError as exc:
         print(f"baton: {exc}", file=sys.stderr)
         return 1
 
@@ -39,25 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="baton", description="Baton: relay-chain extraction into S3 and Snowflake.")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    stack = commands.add_parser("stack", help="the embedded local stack on 127.0.0.1")
-    actions = stack.add_subparsers(required=True, metavar="ACTION")
-    up = actions.add_parser("up", help="start every service not yet running (idempotent)")
-    _add_port_options(up)
-    up.set_defaults(run=_stack_up)
-    actions.add_parser("down", help="stop exactly the processes `up` started").set_defaults(run=_stack_down)
-    actions.add_parser("status", help="each service's health; exit 1 unless all are healthy").set_defaults(
-        run=_stack_status
-    )
-    actions.add_parser("env", help='endpoints for a shell: eval "$(baton stack env)"').set_defaults(run=_stack_env)
-
     deploy = commands.add_parser("deploy", help="package lambda_workers and create or update the chain function")
     deploy.add_argument("--timeout", type=int, default=900, help="seconds per link (at most 900)")
     deploy.add_argument("--memory", type=int, default=512, help="MB per link")
     deploy.set_defaults(run=_deploy)
-
-    demo = commands.add_parser("demo", help="the main job on the local stack, end to end")
-    _add_port_options(demo)
-    demo.set_defaults(run=_demo)
 
     sql = commands.add_parser("sql", help="the SQL models outside Dagster, like dbt: seed|compile|run|test|build")
     add_sql_arguments(sql)
@@ -74,77 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     halt.add_argument("shard", nargs="?")
     halt.set_defaults(run=_chains_halt)
 
-    dev = commands.add_parser("dev", help="the local stack plus the Dagster UI")
-    dev.add_argument("--ui-port", type=int, default=3000)
-    _add_port_options(dev)
-    dev.set_defaults(run=_dev)
+    for plugin in entry_points(group=COMMANDS_ENTRY_POINT):
+        plugin.load()(commands)
     return parser
-
-
-def _add_port_options(parser: argparse.ArgumentParser) -> None:
-    for spec in SERVICES:
-        parser.add_argument(
-            f"--{spec.name}-port",
-            type=int,
-            dest=f"port_{spec.name}",
-            help=f"{spec.description} (default ${spec.port_variable} or {spec.default_port}; 0 = any free port)",
-        )
-
-
-def _stack(args: argparse.Namespace) -> LocalStack:
-    ports = {spec.name: getattr(args, f"port_{spec.name}") for spec in SERVICES}
-    return LocalStack(stack_home(), ports={k: v for k, v in ports.items() if v is not None})
-
-
-def _stack_up(args: argparse.Namespace) -> int:
-    stack = _stack(args)
-    stack.up()
-    return _print_status(stack)
-
-
-def _stack_down(args: argparse.Namespace) -> int:
-    stopped = LocalStack(stack_home()).down()
-    print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
-    return 0
-
-
-def _stack_status(args: argparse.Namespace) -> int:
-    return _print_status(LocalStack(stack_home()))
-
-
-def _stack_env(args: argparse.Namespace) -> int:
-    for key, value in LocalStack(stack_home()).environment().items():
-        print(f"export {key}={shlex.quote(value)}")
-    return 0
-
-
-def _print_status(stack: LocalStack) -> int:
-    statuses = stack.status()
-    print(f"{'service':<11}{'state':<11}{'pid':<9}url")
-    for status in statuses:
-        print(f"{status.name:<11}{status.state:<11}{status.pid or '-'!s:<9}{status.url or '-'}")
-    print(f"state: {stack.home}")
-    return 0 if all(s.state == "healthy" for s in statuses) else 1
-
-
-def _demo(args: argparse.Namespace) -> int:
-    """Start the stack, check every connection, then run what the platform has, end to end."""
-    stack = _stack(args)
-    stack.up()
-    _print_status(stack)
-    os.environ.update(stack.environment())
-    os.environ["DAGSTER_HOME"] = str(_dagster_home(stack.home))
-    from platform_defs.definitions import defs, settings
-    from platform_defs.demo import run_demo
-    from platform_defs.smoke import check_connections
-
-    results = check_connections(defs.resources or {})
-    for result in results:
-        mark = "ok  " if result.ok else "FAIL"
-        print(f"{mark} {result.name:<24}{result.seconds * 1000:7.0f} ms  {result.detail}")
-    if not all(result.ok for result in results):
-        return 1
-    return run_demo(defs, settings)
 
 
 def _deploy(args: argparse.Namespace) -> int:
@@ -216,30 +132,6 @@ def _chain_resource() -> ChainResource:
     from platform_defs.settings import load_settings
 
     return build_resources(load_settings())["chains"]
-
-
-def _dev(args: argparse.Namespace) -> int:
-    """Start the stack, then replace this process with `dagster dev` on the same stack."""
-    stack = _stack(args)
-    stack.up()
-    _print_status(stack)
-    dagster_home = _dagster_home(stack.home)
-    env = {**os.environ, **stack.environment(), "DAGSTER_HOME": str(dagster_home)}
-    # Started from a non-interactive shell, `dagster dev` inherits an ignored SIGINT and then
-    # ignores SIGTERM too; with the defaults restored, a plain SIGTERM shuts it down cleanly.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    dagster = str(Path(sys.executable).with_name("dagster"))
-    workspace = str(PROJECT_ROOT / "workspace.yaml")
-    command = [dagster, "dev", "-w", workspace, "-h", "127.0.0.1", "-p", str(args.ui_port)]
-    print(f"Dagster UI: http://127.0.0.1:{args.ui_port}", flush=True)
-    os.chdir(PROJECT_ROOT)
-    os.execve(dagster, command, env)
-
-
-def _dagster_home(home: Path) -> Path:
-    """A DAGSTER_HOME inside the stack home."""
-    return write_dagster_home(home / "dagster")
 
 
 if __name__ == "__main__":

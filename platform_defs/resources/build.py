@@ -12,7 +12,7 @@ from dagster_snowflake import SnowflakeResource
 from platform_defs.resources.chains import ChainResource
 from platform_defs.resources.lake import Lake, LocalLake
 from platform_defs.resources.notifier import EmailNotifier, LocalEmailNotifier
-from platform_defs.resources.warehouse import LocalSnowflakeResource
+from platform_defs.resources.warehouse import LOCAL_SNOWFLAKE_CONNECTION_ARGS, LocalSnowflakeResource
 from platform_defs.settings import Settings
 
 __all__ = ["build_resources"]
@@ -21,26 +21,17 @@ __all__ = ["build_resources"]
 def build_resources(settings: Settings) -> dict[str, Any]:
     """The resources for `settings.env`; only the local variants add first-use set-up."""
     local = settings.env == "local"
-    aws = {
-        "region_name": settings.aws.region,
-        "endpoint_url": settings.aws.endpoint_url,
-        "aws_access_key_id": settings.aws.access_key_id,
-        "aws_secret_access_key": settings.aws.secret_access_key,
-    }
+    aws = {"region_name": settings.aws.region}
     s3 = S3Resource(**aws)
     lake_class = LocalLake if local else Lake
     snowflake_class = LocalSnowflakeResource if local else SnowflakeResource
     sf = settings.snowflake
-    password: str | EnvVar | None = EnvVar(sf.password_env) if sf.password_env else sf.password
+    connection_args = {**sf.connection_args, **(LOCAL_SNOWFLAKE_CONNECTION_ARGS if local else {})}
     return {
         "chains": ChainResource(
             function_name=settings.chains.function_name,
             deployment=settings.deployment,
             region_name=settings.aws.region,
-            endpoint_url=settings.aws.endpoint_url,
-            lambda_endpoint_url=settings.aws.lambda_endpoint_url,
-            aws_access_key_id=settings.aws.access_key_id,
-            aws_secret_access_key=settings.aws.secret_access_key,
             vendor_base_url=settings.chains.vendor_base_url,
             vendor_secret_parameter=settings.chains.vendor_secret_parameter,
         ),
@@ -56,11 +47,11 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "snowflake": snowflake_class(
             account=sf.account,
             user=sf.user,
-            password=password,
+            password=EnvVar(sf.password_env) if sf.password_env else None,
             private_key_path=sf.private_key_path,
             database=sf.database,
             warehouse=sf.warehouse,
             role=sf.role,
-            additional_snowflake_connection_args=dict(sf.connection_args) or None,
+            additional_snowflake_connection_args=connection_args or None,
         ),
     }

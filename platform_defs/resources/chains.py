@@ -32,10 +32,6 @@ class ChainResource(ConfigurableResource):
     function_name: str
     deployment: str
     region_name: str
-    endpoint_url: str | None = None
-    lambda_endpoint_url: str | None = None
-    aws_access_key_id: str | None = None
-    aws_secret_access_key: str | None = None
     vendor_base_url: str
     vendor_secret_parameter: str
     max_links: int = 500
@@ -44,13 +40,7 @@ class ChainResource(ConfigurableResource):
     stall_after_seconds: int = 1800  # a running chain with no commit for this long has stalled (2 full links)
 
     def _aws(self) -> AwsSettings:
-        return AwsSettings(
-            self.region_name,
-            self.endpoint_url,
-            self.aws_access_key_id,
-            self.aws_secret_access_key,
-            self.lambda_endpoint_url,
-        )
+        return AwsSettings(self.region_name)
 
     def store(self) -> SsmCursorStore:
         return SsmCursorStore(aws_client(self._aws(), "ssm"))

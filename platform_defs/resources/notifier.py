@@ -19,13 +19,9 @@ class EmailNotifier(ConfigurableResource):
     recipients: list[str]
     ui_url: str  # messages link the run there
     region_name: str
-    endpoint_url: str | None = None
-    aws_access_key_id: str | None = None
-    aws_secret_access_key: str | None = None
 
     def ses(self) -> Any:
-        aws = AwsSettings(self.region_name, self.endpoint_url, self.aws_access_key_id, self.aws_secret_access_key)
-        return aws_client(aws, "ses")
+        return aws_client(AwsSettings(self.region_name), "ses")
 
     def send(self, subject: str, body: str) -> str:
         """Send and return SES's message id."""

@@ -7,7 +7,16 @@ from dagster_snowflake import SnowflakeResource
 
 from platform_defs.settings import WAREHOUSE_SCHEMAS
 
-__all__ = ["LocalSnowflakeResource"]
+__all__ = ["LOCAL_SNOWFLAKE_CONNECTION_ARGS", "LocalSnowflakeResource"]
+
+LOCAL_SNOWFLAKE_CONNECTION_ARGS: dict[str, object] = {
+    # The local Snowflake answers some unsupported SQL with a 500, which the connector would
+    # retry without end: a bound turns that into an error.
+    "network_timeout": 600,
+    # It has no telemetry endpoint.
+    "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
+}
+"""What the connector needs to talk to the local stack's Snowflake, on top of its endpoint."""
 
 
 class LocalSnowflakeResource(SnowflakeResource):

@@ -34,7 +34,7 @@ def function(local_stack: LocalStack) -> str:
 
 @pytest.fixture
 def vendor(local_stack: LocalStack) -> Iterator[str]:
-    yield local_stack.environment()["BATON_VENDOR_URL"]
+    yield local_stack.environment()["BATON_VENDOR_BASE_URL"]
     vendor_admin(local_stack, "/admin/reset", {})
 
 

@@ -17,7 +17,7 @@ from tests.lambda_workers.conftest import DeadlineContext
 
 @pytest.fixture
 def vendor(local_stack: LocalStack) -> Iterator[str]:
-    url = local_stack.environment()["BATON_VENDOR_URL"]
+    url = local_stack.environment()["BATON_VENDOR_BASE_URL"]
     admin(url, "reset", {})
     yield url
     admin(url, "reset", {})

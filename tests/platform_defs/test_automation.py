@@ -90,12 +90,7 @@ def test_reference_data_runs_daily() -> None:
 @pytest.fixture
 def landing_lake(local_stack: LocalStack) -> LocalLake:
     settings = load_settings()
-    s3 = S3Resource(
-        region_name=settings.aws.region,
-        endpoint_url=settings.aws.endpoint_url,
-        aws_access_key_id=settings.aws.access_key_id,
-        aws_secret_access_key=settings.aws.secret_access_key,
-    )
+    s3 = S3Resource(region_name=settings.aws.region)
     lake = LocalLake(bucket=f"landing-{uuid.uuid4().hex[:10]}", s3=s3)
     lake.client().create_bucket(Bucket=lake.bucket)
     return lake

@@ -36,11 +36,10 @@ def lake(local_stack: LocalStack) -> tuple[Any, str]:
 @pytest.fixture
 def warehouse(local_stack: LocalStack) -> Any:
     env = local_stack.environment()
-    host, port = env["BATON_SNOWFLAKE_URL"].removeprefix("http://").split(":")
     conn = snowflake.connector.connect(
-        host=host,
-        port=int(port),
-        protocol="http",
+        host=env["SNOWFLAKE_HOST"],
+        port=int(env["SNOWFLAKE_PORT"]),
+        protocol=env["SNOWFLAKE_PROTOCOL"],
         account="baton",
         user="baton",
         password="x",

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from platform_defs.settings import ConfigurationError, load_settings
+from local_stack.stack import VENDOR_SECRET_PARAMETER, LocalStack
+from platform_defs.settings import AwsSettings, ConfigurationError, load_settings
 
 
 def load_definitions(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -50,31 +50,61 @@ def test_aws_mode_names_every_missing_variable_at_load_time() -> None:
     assert "SNOWFLAKE_USER" not in message
 
 
-def test_aws_mode_uses_aws_endpoints_and_keeps_the_password_out_of_config() -> None:
-    settings = load_settings(
-        {
-            "BATON_ENV": "aws",
-            "BATON_LAKE_BUCKET": "acme-lake",
-            "AWS_REGION": "eu-west-1",
-            "SNOWFLAKE_ACCOUNT": "acme-xy123",
-            "SNOWFLAKE_USER": "loader",
-            "SNOWFLAKE_PASSWORD": "s3cret",
-            "SNOWFLAKE_DATABASE": "MARKETS",
-            "SNOWFLAKE_WAREHOUSE": "LOAD_WH",
-            "BATON_CHAIN_ROLE_ARN": "arn:aws:iam::1:role/baton-chain",
-            "BATON_VENDOR_BASE_URL": "https://vendor.example",
-            "BATON_ALERT_SENDER": "baton@acme.example",
-            "BATON_ALERT_RECIPIENTS": "data@acme.example, oncall@acme.example",
-        }
-    )
+AWS_ENV = {
+    "BATON_ENV": "aws",
+    "BATON_LAKE_BUCKET": "acme-lake",
+    "AWS_REGION": "eu-west-1",
+    "SNOWFLAKE_ACCOUNT": "acme-xy123",
+    "SNOWFLAKE_USER": "loader",
+    "SNOWFLAKE_PASSWORD": "s3cret",
+    "SNOWFLAKE_DATABASE": "MARKETS",
+    "SNOWFLAKE_WAREHOUSE": "LOAD_WH",
+    "BATON_CHAIN_ROLE_ARN": "arn:aws:iam::1:role/baton-chain",
+    "BATON_VENDOR_BASE_URL": "https://vendor.example",
+    "BATON_ALERT_SENDER": "baton@acme.example",
+    "BATON_ALERT_RECIPIENTS": "data@acme.example, oncall@acme.example",
+}
+
+
+def test_aws_mode_leaves_endpoints_to_boto3_and_keeps_the_password_out_of_config() -> None:
+    settings = load_settings(AWS_ENV)
     assert settings.alerts.recipients == ("data@acme.example", "oncall@acme.example")
-    assert settings.aws.endpoint_url is None and settings.aws.access_key_id is None
+    assert settings.aws == AwsSettings(region="eu-west-1")
     assert settings.snowflake.password_env == "SNOWFLAKE_PASSWORD"
+    assert settings.snowflake.connection_args == {}, "on Snowflake itself the account decides the host"
     assert "s3cret" not in repr(settings)
     assert settings.deployment == "prod"
+    assert settings.chains.vendor_secret_parameter == "/baton/prod/secrets/vendor_api_key"
 
 
-def test_local_mode_without_a_stack_says_how_to_start_it(tmp_path: Path) -> None:
-    result = load_definitions({"BATON_HOME": str(tmp_path)})
+def test_snowflake_host_port_and_protocol_come_from_the_connection_variables() -> None:
+    settings = load_settings(
+        {**AWS_ENV, "SNOWFLAKE_HOST": "sf.internal", "SNOWFLAKE_PORT": "8443", "SNOWFLAKE_PROTOCOL": "https"}
+    )
+    assert settings.snowflake.connection_args == {"host": "sf.internal", "port": 8443, "protocol": "https"}
+    with pytest.raises(ConfigurationError, match=r"SNOWFLAKE_PORT='x' is not a port number"):
+        load_settings({**AWS_ENV, "SNOWFLAKE_PORT": "x"})
+    with pytest.raises(ConfigurationError, match=r"SNOWFLAKE_PROTOCOL='ftp' is not valid; use one of: https, http"):
+        load_settings({**AWS_ENV, "SNOWFLAKE_PROTOCOL": "ftp"})
+
+
+def test_local_and_aws_read_the_same_variables_and_differ_only_in_resources() -> None:
+    local, aws = load_settings({**AWS_ENV, "BATON_ENV": "local"}), load_settings(AWS_ENV)
+    assert local.env == "local" and aws.env == "aws"
+    assert {**local.__dict__, "env": "aws"} == aws.__dict__
+
+
+def test_local_mode_without_the_stacks_variables_says_how_to_get_them() -> None:
+    result = load_definitions({"BATON_ENV": "local"})
     assert result.returncode != 0
-    assert "BATON_ENV=local: the local stack is not running: start it with `baton stack up`" in result.stderr
+    message = result.stderr.strip().splitlines()[-1]
+    assert "BATON_ENV=local needs these environment variables: BATON_LAKE_BUCKET" in message
+    assert message.endswith('the local stack exports them all: eval "$(baton stack env)"')
+
+
+def test_the_stacks_environment_is_all_the_platform_needs(local_stack: LocalStack) -> None:
+    settings = load_settings(local_stack.environment())
+    assert settings.env == "local" and settings.deployment == "local"
+    assert settings.chains.vendor_base_url.startswith("http://127.0.0.1:")
+    assert settings.snowflake.connection_args["protocol"] == "http"
+    assert settings.chains.vendor_secret_parameter == VENDOR_SECRET_PARAMETER
