@@ -33,6 +33,7 @@ test-e2e: $(STAMP)  ## the Dagster UI in headless chromium (installs chromium an
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 stack-down: $(STAMP)
 	$(BIN)/baton stack down

@@ -1,13 +1,19 @@
 """`baton deploy`: package `lambda_workers/` and create or update the chain function.
 
 The workers need only the standard library and boto3 (which the Lambda Python runtime ships),
-so the zip holds just our package. Asynchronous retries are set to 0: a chain retries itself
-from its cursor, and automatic retries are how the seed systems sent the same email three
-times. Recursion is set to Allow, or Lambda stops a relay chain after about 16 hops.
+so the zip holds just our package's source: no byte-code caches (built for whichever Python made
+them, and rebuilt by Lambda anyway), no tests, no editor or hidden files. `.importlinter` keeps the
+package from importing anything the runtime lacks, and the local Lambda service runs the zip in
+an interpreter that has nothing else, so a missing module fails the tests as it would on AWS.
+
+Asynchronous retries are set to 0: a chain retries itself from its cursor, and automatic retries
+are how the seed systems sent the same email three times. Recursion is set to Allow, or Lambda
+stops a relay chain after about 16 hops.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import io
 import zipfile
 from dataclasses import dataclass
@@ -16,10 +22,13 @@ from typing import Any
 
 import lambda_workers
 
-__all__ = ["HANDLER", "DeployResult", "build_zip", "deploy_chain_function"]
+__all__ = ["HANDLER", "PACKAGE_DIR", "DeployResult", "build_zip", "deploy_chain_function"]
 
 HANDLER = "lambda_workers.handler.lambda_handler"
 RUNTIME = "python3.11"
+PACKAGE_DIR = Path(lambda_workers.__file__).parent
+#: Names that never belong in the function: caches, tests, and hidden files (editor locks, checkpoints).
+_LEFT_OUT = ("__pycache__", "tests", "test_*.py", "*_test.py", "conftest.py", ".*")
 
 
 @dataclass(frozen=True)
@@ -30,13 +39,23 @@ class DeployResult:
     zip_bytes: int
 
 
-def build_zip() -> bytes:
-    """The worker package as a zip with fixed timestamps, so the same code gives the same bytes."""
-    package = Path(lambda_workers.__file__).parent
+def _package_files(package: Path) -> list[Path]:
+    """The package's source files, sorted, relative to the directory that holds the package."""
+    files = []
+    for path in package.rglob("*.py"):
+        relative = path.relative_to(package.parent)
+        if not any(fnmatch.fnmatch(part, pattern) for part in relative.parts for pattern in _LEFT_OUT):
+            files.append(relative)
+    return sorted(files)
+
+
+def build_zip(package: Path = PACKAGE_DIR) -> bytes:
+    """The worker package (or a copy of it) as a zip with fixed timestamps: the same code gives the same bytes."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(package.rglob("*.py")):
-            info = zipfile.ZipInfo(str(path.relative_to(package.parent)), date_time=(2020, 1, 1, 0, 0, 0))
+        for relative in _package_files(package):
+            path = package.parent / relative
+            info = zipfile.ZipInfo(relative.as_posix(), date_time=(2020, 1, 1, 0, 0, 0))
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, path.read_bytes())

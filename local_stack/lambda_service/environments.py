@@ -1,4 +1,8 @@
-"""Execution environments: one real `python -m awslambdaric` process each, supervised as Lambda does.
+"""Execution environments: one real awslambdaric process each, supervised as Lambda does.
+
+The process is an isolated interpreter that sees only the function's code, the runtime directory
+and the standard library (see `python_runtime`), so code that would not import on AWS does not
+import here either.
 
 The supervisor runs in the caller's thread while the invocation is in flight: it wakes at once
 when the runtime answers, and otherwise every ~50 ms to check the deadline (a hard SIGKILL of the
@@ -24,15 +28,13 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
-from pathlib import Path
-
-import awslambdaric
 
 from local_stack.lambda_service.errors import ServiceError
 from local_stack.lambda_service.functions import LATEST, Function
 from local_stack.lambda_service.invocation import Execution, Invocation, Outcome, platform_error
 from local_stack.lambda_service.logs import timestamped
 from local_stack.lambda_service.memory import TreeMemory, peak_rss_bytes
+from local_stack.lambda_service.python_runtime import PythonRuntime
 from local_stack.lambda_service.runtime_api import RuntimeApiServer
 
 __all__ = ["INIT_TIMEOUT_SECONDS", "ExecutionEnvironment", "runtime_environment"]
@@ -51,9 +53,13 @@ _INHERITED = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
 
 
 def runtime_environment(
-    function: Function, environ: Mapping[str, str], runtime_api: str, log_stream: str
+    function: Function, environ: Mapping[str, str], runtime_api: str, log_stream: str, runtime: PythonRuntime
 ) -> dict[str, str]:
-    """The environment of a runtime process: Lambda's own variables, then the function's (which win)."""
+    """The environment of a runtime process: Lambda's own variables, then the function's (which win).
+
+    `PYTHONPATH` is kept for what the function itself starts; the isolated runtime ignores it and
+    gets its path from `LAMBDA_TASK_ROOT` and `LAMBDA_RUNTIME_DIR`.
+    """
     env = {key: environ[key] for key in _INHERITED if key in environ}
     env.update({key: value for key, value in environ.items() if key.startswith("AWS_ENDPOINT_URL")})
     region = function.region
@@ -63,7 +69,7 @@ def runtime_environment(
             "TZ": ":UTC",
             "PYTHONPATH": function.code_dir,
             "LAMBDA_TASK_ROOT": function.code_dir,
-            "LAMBDA_RUNTIME_DIR": str(Path(awslambdaric.__file__).parent.parent),
+            "LAMBDA_RUNTIME_DIR": str(runtime.directory),
             "_HANDLER": function.handler,
             "AWS_EXECUTION_ENV": f"AWS_Lambda_python{sys.version_info.major}.{sys.version_info.minor}",
             "AWS_LAMBDA_RUNTIME_API": runtime_api,
@@ -88,8 +94,9 @@ def runtime_environment(
 class ExecutionEnvironment:
     """A sandbox for one function revision: a runtime process, its Runtime API and its log pipe."""
 
-    def __init__(self, function: Function, environ: Mapping[str, str]):
+    def __init__(self, function: Function, environ: Mapping[str, str], runtime: PythonRuntime):
         self.function = function
+        self._runtime = runtime
         self.log_stream = f"{datetime.datetime.now(datetime.UTC):%Y/%m/%d}/[{LATEST}]{uuid.uuid4().hex}"
         self.invocations = 0
         self.last_used = time.monotonic()
@@ -128,11 +135,11 @@ class ExecutionEnvironment:
         read_fd, write_fd = os.pipe()
         os.set_blocking(read_fd, False)
         self._output_fd = read_fd
-        env = runtime_environment(self.function, self._environ, self._server.address, self.log_stream)
+        env = runtime_environment(self.function, self._environ, self._server.address, self.log_stream, self._runtime)
         self._started_at = time.monotonic()
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "awslambdaric", self.function.handler],
+                self._runtime.command(self.function.handler),
                 cwd=self.function.code_dir,
                 env=env,
                 stdin=subprocess.DEVNULL,

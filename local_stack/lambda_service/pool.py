@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from local_stack.lambda_service.environments import ExecutionEnvironment
 from local_stack.lambda_service.errors import ServiceError
 from local_stack.lambda_service.functions import Function
+from local_stack.lambda_service.python_runtime import PythonRuntime
 
 __all__ = ["EnvironmentPool"]
 
@@ -29,8 +30,10 @@ class EnvironmentPool:
         environ: Mapping[str, str],
         prune_code: Callable[[str, Iterable[str]], None],
         idle_timeout: float,
+        runtime: PythonRuntime,
     ):
         self._environ = dict(environ)
+        self._runtime = runtime
         self._prune_code = prune_code
         self._idle_timeout = idle_timeout
         self._lock = threading.Lock()
@@ -59,7 +62,7 @@ class EnvironmentPool:
                     break
                 stale.append(candidate)
             if chosen is None:
-                chosen = ExecutionEnvironment(function, self._environ)
+                chosen = ExecutionEnvironment(function, self._environ, self._runtime)
             self._busy.add(chosen)
         self._retire(stale)
         if chosen.pid is None:

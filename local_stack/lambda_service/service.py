@@ -24,6 +24,7 @@ from local_stack.lambda_service.functions import FunctionRegistry
 from local_stack.lambda_service.invoker import Invoker
 from local_stack.lambda_service.logs import CloudWatchShipper, LogStore
 from local_stack.lambda_service.pool import EnvironmentPool
+from local_stack.lambda_service.python_runtime import build_runtime
 
 __all__ = ["LambdaService"]
 
@@ -70,7 +71,7 @@ class _S3Fetcher:
 
 
 class LambdaService:
-    """The local Lambda API on `host:port`, with its state (function code, logs) under `state_dir`."""
+    """The local Lambda API on `host:port`; function code, logs and the runtime directory live under `state_dir`."""
 
     def __init__(self, host: str, port: int, state_dir: Path, environ: Mapping[str, str] | None = None):
         self._environ = dict(os.environ if environ is None else environ)
@@ -82,6 +83,7 @@ class LambdaService:
             self._environ,
             self.registry.prune_code,
             idle_timeout=_float_setting(self._environ, "BATON_LAMBDA_IDLE_SECONDS", 300.0),
+            runtime=build_runtime(self.state_dir / "runtime"),
         )
         self.log_store = LogStore(self.state_dir)
         self._shipper = CloudWatchShipper(self._environ, region)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import io
 import json
 import signal
@@ -119,14 +120,22 @@ def stop_service(service: RunningService) -> int:
     return code
 
 
-def zip_case(*modules: str, source: dict[str, str] | None = None) -> bytes:
-    """A deployment package holding the named files of `cases/` (and any extra files given as text)."""
+def zip_case(*modules: str, source: dict[str, str] | None = None, distributions: tuple[str, ...] = ()) -> bytes:
+    """A deployment package holding the named files of `cases/` (and any extra files given as text).
+
+    `distributions` are installed packages bundled at the zip's root, as `pip install --target`
+    does: the runtime offers only boto3, so a handler needing anything else must carry it.
+    """
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for module in modules:
             archive.write(CASES / f"{module}.py", f"{module}.py")
         for name, text in (source or {}).items():
             archive.writestr(name, text)
+        for distribution in map(importlib.metadata.distribution, distributions):
+            for file in distribution.files or []:
+                if file.parts[0] != ".." and "__pycache__" not in file.parts:
+                    archive.write(str(distribution.locate_file(file)), str(file))
     return buffer.getvalue()
 
 

@@ -1,4 +1,7 @@
-"""A dagster-pipes external process: reports a materialization and a log line through the log tail."""
+"""A dagster-pipes external process: reports a materialization and a log line through the log tail.
+
+dagster-pipes is not in the Lambda runtime: the test bundles it into this handler's zip.
+"""
 
 from dagster_pipes import PipesMappingParamsLoader, open_dagster_pipes
 
