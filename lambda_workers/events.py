@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lambda_workers.chain.status import ChainMode
 from lambda_workers.exceptions import EventError
 
 __all__ = ["SCHEMA_VERSION", "ChainAddress", "LinkEvent", "Validation", "parse_event"]
@@ -69,7 +70,7 @@ class LinkEvent:
     action: str
     deployment: str
     chain: ChainAddress
-    mode: str
+    mode: ChainMode
     max_links: int
     full_refresh: bool
     source: Mapping[str, Any]
@@ -93,7 +94,7 @@ class LinkEvent:
             "action": self.action,
             "deployment": self.deployment,
             "chain": chain,
-            "mode": self.mode,
+            "mode": self.mode.value,
             "max_links": self.max_links,
             "full_refresh": self.full_refresh,
             "source": dict(self.source),
@@ -134,7 +135,7 @@ def parse_event(event: Any) -> LinkEvent:
         action=action,
         deployment=_segment(event, "deployment", "deployment"),
         chain=address,
-        mode=_choice(event, "mode", ("driven", "relay")),
+        mode=ChainMode(_choice(event, "mode", tuple(ChainMode))),
         max_links=_integer(event, "max_links", minimum=1),
         full_refresh=_boolean(event, "full_refresh", default=False),
         source=source,

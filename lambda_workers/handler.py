@@ -1,9 +1,11 @@
 """The one Lambda entry point: `lambda_workers.handler.lambda_handler(event, context)`.
 
 Thin on purpose: parse and validate the event (a bad one is rejected before any side effect),
-build the runner on boto3 clients, run one link, return its result. AWS clients are created once
-per execution environment, so warm links skip the set-up; inside Lambda they are created during
-init, which has its own time limit, so a cold link's deadline is all for work.
+build the runner on boto3 clients, run one link, return its result as the plain JSON object
+Lambda requires (`LinkResult.to_payload`; a driver reads it back with `from_payload`). AWS
+clients are created once per execution environment, so warm links skip the set-up; inside
+Lambda they are created during init, which has its own time limit, so a cold link's deadline is
+all for work.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from lambda_workers.chain.chunks import ChunkWriter
 from lambda_workers.chain.cursor_store import SsmCursorStore
 from lambda_workers.chain.relay import LambdaRelay
 from lambda_workers.chain.runner import ChainRunner, LambdaContext
+from lambda_workers.chain.status import ChainMode
 from lambda_workers.events import parse_event
 from lambda_workers.secrets import SecretReader
 from lambda_workers.sources import SourceContext, build_source
@@ -50,6 +53,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         secrets=SecretReader(_client("ssm")), s3=_client("s3"), remaining_seconds=lambda: remaining() / 1000
     )
     source = build_source(link_event.source, source_context)
-    relay = LambdaRelay(_client("lambda"), context.invoked_function_arn) if link_event.mode == "relay" else None
+    relay = LambdaRelay(_client("lambda"), context.invoked_function_arn) if link_event.mode == ChainMode.RELAY else None
     runner = ChainRunner(SsmCursorStore(_client("ssm")), ChunkWriter(_client("s3"), link_event.bucket), relay)
-    return runner.run_link(link_event, source, context)
+    return runner.run_link(link_event, source, context).to_payload()

@@ -12,6 +12,7 @@ from datetime import datetime
 import dagster as dg
 
 from lambda_workers.chain.cursor_store import CursorRecord, parameter_name
+from lambda_workers.chain.status import ChainStatus
 from platform_defs.datasets import DATASETS
 from platform_defs.resources.chains import ChainResource
 
@@ -22,9 +23,9 @@ CHAIN_HEALTHY = "chain_healthy"
 
 def chain_problem(record: CursorRecord, now: datetime, stall_after_seconds: float) -> str | None:
     """What is wrong with the chain, or None while it is done or making progress."""
-    if record.status in ("failed", "halted"):
+    if record.status in (ChainStatus.FAILED, ChainStatus.HALTED):
         return f"chain {record.chain_id} {record.status} at link {record.link}: {record.last_error}"
-    if record.status == "running" and record.updated_at:
+    if record.status == ChainStatus.RUNNING and record.updated_at:
         silent = (now - datetime.fromisoformat(record.updated_at)).total_seconds()
         if silent > stall_after_seconds:
             return (

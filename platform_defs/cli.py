@@ -105,7 +105,7 @@ def _chains_list(args: argparse.Namespace) -> int:
     print(f"{'chain':<44}{'status':<9}{'mode':<8}{'links':>6}{'rows':>12}{'progress':>10}  updated")
     for chain, record in records:
         progress = f"{100 * record.rows / record.total:.0f}%" if record.total else "-"
-        mode = record.extra.get("mode", "-")
+        mode = record.mode or "-"
         print(
             f"{chain.path():<44}{record.status:<9}{mode:<8}{record.link:>6}{record.rows:>12,}{progress:>10}  "
             f"{record.updated_at[:19]}"

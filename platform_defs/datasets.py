@@ -65,6 +65,8 @@ class Dataset:
     build_source: Callable[[SourceSettings, str], dict[str, Any]]
     shardable: bool = False
     snapshot: bool = False  # unpartitioned: each extraction a full snapshot, kept per day
+    # what readers of the warehouse table may count on (a policy on the warehouse asset)
+    freshness: dg.FreshnessPolicy | None = None
 
     def chain_partition(self, partition_key: str | None, today: date) -> str:
         """The chain's partition: the Dagster partition, today's snapshot, or one open feed ("all")."""
@@ -171,6 +173,14 @@ TRADING_DAYS = dg.TimeWindowPartitionsDefinition(
 )
 """Intraday data: today's partition exists while the day is under way (seed 000's window)."""
 
+INTRADAY_FRESHNESS = dg.FreshnessPolicy.cron(
+    deadline_cron="45 9 * * 1-5", lower_bound_delta=timedelta(minutes=30), timezone=str(EXCHANGE_TZ)
+)
+"""RAW.INTRADAY_PRICES as the dashboards expect it: at 09:45 New York time on a weekday, its last load
+is no older than 09:15. The schedule loads it every 20 minutes, so one missed tick passes and a
+silent schedule does not; Dagster evaluates the policy even when no run happens at all, and the
+table stays stale until its next load."""
+
 _OHLC = (
     Column("open", "float", "First traded price of the period, in the listing currency."),
     Column("high", "float", "Highest traded price of the period."),
@@ -225,6 +235,7 @@ DATASETS: dict[str, Dataset] = {
             key=("symbol", "ts"),
             partitions=TRADING_DAYS,
             build_source=_intraday_source,
+            freshness=INTRADAY_FRESHNESS,
         ),
         Dataset(
             name="instruments",

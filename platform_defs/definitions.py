@@ -10,7 +10,7 @@ import dagster as dg
 
 from platform_defs.assets import dataset_assets
 from platform_defs.assets.sql_models import MARTS_GROUP, SEEDS_GROUP, sql_model_assets
-from platform_defs.automation import FRESHNESS_CHECKS, JOBS, SCHEDULES, SENSORS
+from platform_defs.automation import JOBS, SCHEDULES, SENSORS, SQL_MODELS_JOB
 from platform_defs.chain_health import chain_health_checks
 from platform_defs.datasets import DATASETS
 from platform_defs.resources import build_resources
@@ -32,8 +32,8 @@ sql_models_automation = dg.AutomationConditionSensorDefinition(
 
 defs = dg.Definitions(
     assets=assets,
-    asset_checks=[*chain_health_checks(), *FRESHNESS_CHECKS],
-    jobs=list(JOBS.values()),
+    asset_checks=chain_health_checks(),
+    jobs=[*JOBS.values(), SQL_MODELS_JOB],
     schedules=SCHEDULES,
     sensors=[*SENSORS, sql_models_automation],
     resources=build_resources(settings),

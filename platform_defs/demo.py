@@ -1,23 +1,23 @@
 """The main job on the embedded stack: the whole lineage for recent days, then a business answer.
 
-Runs are recorded in the stack's Dagster instance, so `make dev` shows them afterwards. A second
-run reuses what is there: a chain whose window is closed calls no API, and reloads replace
-partitions instead of adding to them.
+Runs are recorded in the stack's Dagster instance, so `make dev` shows them afterwards, each under
+the name of the job that schedules and sensors launch for the same work. A second run reuses what
+is there: a chain whose window is closed calls no API, and reloads replace partitions instead of
+adding to them.
 """
 
 from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
 
-from platform_defs.assets.sql_models import MARTS_GROUP, SEEDS_GROUP
-from platform_defs.automation.jobs import lineage_keys
+from platform_defs.automation.jobs import SQL_MODELS_JOB, lineage_job
 from platform_defs.chain_clients import lambda_client
-from platform_defs.datasets import DATASETS, LANDING_CORPORATE_ACTIONS, WEEKDAYS
+from platform_defs.datasets import LANDING_CORPORATE_ACTIONS, WEEKDAYS
 from platform_defs.deploy import deploy_chain_function
 from platform_defs.settings import Settings
 
@@ -41,17 +41,11 @@ def run_demo(defs: dg.Definitions, settings: Settings) -> int:
     days = WEEKDAYS.get_partition_keys()[-DAYS:]
     _drop_feed_files(settings.chains.vendor_base_url, settings.lake_bucket, days[0], days[-1])
     instance = dg.DagsterInstance.get()
-    assets = list(defs.assets or [])
-    reference = dg.AssetSelection.assets(
-        *(key for name in ("instruments", "corporate_actions") for key in lineage_keys(DATASETS[name]))
-    )
-    _run(assets, reference, resources, instance, None, "reference data")
-    daily = dg.AssetSelection.assets(*(key for name in ("prices", "fx_rates") for key in lineage_keys(DATASETS[name])))
+    _run(defs, _lineage_jobs("instruments", "corporate_actions"), instance, None, "reference data")
     for day in days:
-        _run(assets, daily, resources, instance, day, day)
-    intraday = dg.AssetSelection.assets(*lineage_keys(DATASETS["intraday_prices"]))
-    _run(assets, intraday, resources, instance, days[-1], f"{days[-1]} bars")
-    _run(assets, dg.AssetSelection.groups(SEEDS_GROUP, MARTS_GROUP), resources, instance, None, "SQL models")
+        _run(defs, _lineage_jobs("prices", "fx_rates"), instance, day, day)
+    _run(defs, _lineage_jobs("intraday_prices"), instance, days[-1], f"{days[-1]} bars")
+    _run(defs, [SQL_MODELS_JOB.name], instance, None, "SQL models")
     _print_answer(resources["snowflake"])
     print(
         "\nOpen the UI with `make dev` (http://127.0.0.1:3000): Assets > raw > prices shows each chain's cursor,"
@@ -60,31 +54,35 @@ def run_demo(defs: dg.Definitions, settings: Settings) -> int:
     return 0
 
 
+def _lineage_jobs(*dataset_names: str) -> list[str]:
+    return [lineage_job(name).name for name in dataset_names]
+
+
 def _run(
-    assets: list[Any],
-    selection: dg.AssetSelection,
-    resources: Mapping[str, Any],
+    defs: dg.Definitions,
+    job_names: Sequence[str],
     instance: dg.DagsterInstance,
     partition: str | None,
     label: str,
 ) -> None:
-    result = dg.materialize(
-        assets,
-        selection=selection,
-        resources=resources,
-        instance=instance,
-        partition_key=partition,
-        raise_on_error=True,
-        # The console shows warnings only, so the summary lines stand out; the UI keeps every event.
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-    )
-    rows = {
-        event.asset_key.to_user_string(): event.materialization.metadata.get("dagster/row_count")
-        for event in result.get_asset_materialization_events()
-        if event.asset_key and event.asset_key.path[0] in ("warehouse", "analytics")
-    }
+    """One run per job, one summary line per step of the demo."""
+    run_ids: list[str] = []
+    rows: dict[str, Any] = {}
+    for job_name in job_names:
+        result = defs.resolve_job_def(job_name).execute_in_process(
+            instance=instance,
+            partition_key=partition,
+            # The console shows warnings only, so the summary lines stand out; the UI keeps every event.
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
+        run_ids.append(result.run_id[:8])
+        rows.update(
+            (event.asset_key.to_user_string(), event.materialization.metadata.get("dagster/row_count"))
+            for event in result.get_asset_materialization_events()
+            if event.asset_key and event.asset_key.path[0] in ("warehouse", "analytics")
+        )
     loaded = ", ".join(f"{key.split('/')[-1]} {value.value}" for key, value in rows.items() if value is not None)
-    print(f"{label:<16} run {result.run_id[:8]}: {loaded} rows in Snowflake")
+    print(f"{label:<16} run{'s' if len(run_ids) > 1 else ''} {', '.join(run_ids)}: {loaded} rows in Snowflake")
 
 
 def _drop_feed_files(vendor_url: str, bucket: str, first: str, last: str) -> None:

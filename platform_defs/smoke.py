@@ -31,7 +31,7 @@ def check_connections(resource_defs: Mapping[str, Any]) -> list[CheckResult]:
     with dg.build_resources(resource_defs) as resources:
         return [
             _timed("lake (S3)", lambda: _lake_round_trip(resources.lake, token)),
-            _timed("parameters (SSM)", lambda: _ssm_round_trip(resources.ssm, token)),
+            _timed("parameters (SSM)", lambda: _ssm_round_trip(resources.chains.ssm(), token)),
             _timed("warehouse (Snowflake)", lambda: _warehouse_query(resources.snowflake)),
         ]
 
@@ -56,9 +56,8 @@ def _lake_round_trip(lake: Any, token: str) -> str:
     return lake.uri("")
 
 
-def _ssm_round_trip(ssm: Any, token: str) -> str:
+def _ssm_round_trip(client: Any, token: str) -> str:
     name = f"/baton/_smoke/{token}"
-    client = ssm.get_client()
     client.put_parameter(Name=name, Value=token, Type="String")
     try:
         assert client.get_parameter(Name=name)["Parameter"]["Value"] == token

@@ -1,1 +1,1 @@
-"""The relay chain: cursor store, time budget, chunk writer, runner and relay."""
+"""The relay chain: its protocol (statuses, results, chunk keys), cursor store, budget, chunk writer, runner, relay."""

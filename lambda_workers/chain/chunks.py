@@ -1,9 +1,9 @@
 """Chunks in the raw zone: gzip JSON Lines, one object per page, keyed by the row range.
 
-`<prefix>/<chain_id>/chunk-<row_from>-<row_to>.jsonl.gz`, zero-padded so that key order is row
-order. A link re-run after a kill starts from the committed row count, so it rewrites the same
-keys; `discard_uncommitted` removes what a killed attempt left past that point (a page can differ
-on the re-run when the source has grown meanwhile).
+The keys are `ChunkKey`s (`lambda_workers.chain.chunk_keys`), whose order is row order. A link
+re-run after a kill starts from the committed row count, so it rewrites the same keys;
+`discard_uncommitted` removes what a killed attempt left past that point (a page can differ on
+the re-run when the source has grown meanwhile).
 """
 
 from __future__ import annotations
@@ -14,16 +14,12 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from lambda_workers.chain.chunk_keys import ChunkKey, chunk_listing, chunks_from_row
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["ChunkWriter", "chunk_key", "encode_jsonl"]
-
-ROW_DIGITS = 12
-
-
-def chunk_key(chain_prefix: str, row_from: int, row_to: int) -> str:
-    return f"{chain_prefix}/chunk-{row_from:0{ROW_DIGITS}d}-{row_to:0{ROW_DIGITS}d}.jsonl.gz"
+__all__ = ["ChunkWriter", "encode_jsonl"]
 
 
 def encode_jsonl(records: Iterable[Mapping[str, Any]]) -> bytes:
@@ -41,19 +37,20 @@ class ChunkWriter:
         self._client = client
         self.bucket = bucket
 
-    def write(self, key: str, body: bytes) -> None:
-        self._client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentEncoding="gzip")
+    def write(self, chunk: ChunkKey, body: bytes) -> None:
+        self._client.put_object(Bucket=self.bucket, Key=chunk.key, Body=body, ContentEncoding="gzip")
 
-    def discard_uncommitted(self, chain_prefix: str, committed_rows: int) -> list[str]:
-        """Delete chunks that start at or past `committed_rows`: a killed attempt's leftovers.
+    def discard_uncommitted(self, prefix: str, chain_id: str, committed_rows: int) -> list[str]:
+        """Delete the chain's chunks that start at or past `committed_rows`: a killed attempt's leftovers.
 
         `StartAfter` the bare row number lists exactly the keys whose range starts there or later.
         """
-        start_after = f"{chain_prefix}/chunk-{committed_rows:0{ROW_DIGITS}d}"
+        start_after = chunks_from_row(prefix, chain_id, committed_rows)
+        listing = chunk_listing(prefix, chain_id)
         paginator = self._client.get_paginator("list_objects_v2")
         stale = [
             obj["Key"]
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=f"{chain_prefix}/chunk-", StartAfter=start_after)
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=listing, StartAfter=start_after)
             for obj in page.get("Contents", [])
         ]
         for start in range(0, len(stale), 1000):

@@ -4,6 +4,10 @@ The record is the single source of truth for where a chain stands. Parameter Sto
 last 100 versions, so with one commit per link the parameter history is the chain's history.
 The halt flag is a parameter of its own: a link committing its record can then never overwrite
 a halt that arrived while it worked, and one `GetParameters` call still reads both.
+
+A record carries the version of its schema. Reading one migrates it from any older version, so
+a chain committed by earlier workers resumes unchanged; one from a newer version than this code
+knows is refused by name, since rewriting it would drop what the newer workers recorded.
 """
 
 from __future__ import annotations
@@ -15,16 +19,31 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
+from lambda_workers.chain.status import RECORD_STATUSES, ChainMode, ChainStatus
 from lambda_workers.events import ChainAddress
 from lambda_workers.exceptions import CursorRecordError
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
 
-__all__ = ["NO_PROGRESS", "RECORD_LIMIT_BYTES", "CursorRecord", "CursorStore", "SsmCursorStore", "parameter_name"]
+__all__ = [
+    "RECORD_LIMIT_BYTES",
+    "RECORD_VERSION",
+    "CursorRecord",
+    "CursorStore",
+    "SsmCursorStore",
+    "halt_parameter_name",
+    "parameter_name",
+]
 
 RECORD_LIMIT_BYTES = 4096  # a standard parameter's value
-STATUSES = ("running", "done", "halted", "failed")
+RECORD_VERSION = 2
+"""The record schema this code writes.
+
+1 (a record without `version`): `mode`, `memory_mb` and `last_request_id` in an `extra` object.
+2: those three as fields of their own, and `version`.
+"""
+_VERSION_1_EXTRA = ("mode", "memory_mb", "last_request_id")
 
 
 def chains_path(deployment: str) -> str:
@@ -40,32 +59,12 @@ def halt_parameter_name(deployment: str, chain: ChainAddress) -> str:
     return f"/baton/{deployment}/halts/{chain.path()}"
 
 
-NO_PROGRESS: dict[str, Any] = {
-    "chain_id": None,
-    "status": "absent",
-    "link": 0,
-    "cursor": None,
-    "rows": 0,
-    "bytes": 0,
-    "chunks": 0,
-    "quarantined": 0,
-    "total": None,
-    "window_closed": False,
-    "last_error": None,
-    "billed_ms": 0,
-    "started_at": None,
-    "updated_at": None,
-    "prefix": None,
-}
-"""`CursorRecord.progress` of a chain that never ran."""
-
-
 @dataclass
 class CursorRecord:
     """Where one chain stands. `cursor` is the source's own position, opaque to the runner."""
 
     chain_id: str
-    status: str
+    status: ChainStatus
     cursor: dict[str, Any]
     link: int = 0
     rows: int = 0
@@ -81,27 +80,10 @@ class CursorRecord:
     page_ms: float = 0.0
     commit_ms: float = 0.0
     prefix: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def progress(self) -> dict[str, Any]:
-        """Where the chain stands, as a link's result and Dagster's metadata both report it."""
-        return {
-            "chain_id": self.chain_id,
-            "status": self.status,
-            "link": self.link,
-            "cursor": self.cursor,
-            "rows": self.rows,
-            "bytes": self.bytes,
-            "chunks": self.chunks,
-            "quarantined": self.quarantined,
-            "total": self.total,
-            "window_closed": self.window_closed,
-            "last_error": self.last_error,
-            "billed_ms": self.billed_ms,
-            "started_at": self.started_at or None,
-            "updated_at": self.updated_at or None,
-            "prefix": self.prefix or None,
-        }
+    mode: ChainMode | None = None  # set by every link: a relay chain is watched by a sensor, a driven one by its caller
+    memory_mb: int | None = None  # the function's memory in the last link: with billed_ms, the chain's cost
+    last_request_id: str | None = None  # the last link's invocation, to find its log
+    version: int = field(default=RECORD_VERSION, init=False)  # always this code's: reading migrates older records
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
@@ -114,21 +96,50 @@ class CursorRecord:
             raise CursorRecordError(parameter, f"is not JSON ({exc.msg} at character {exc.pos})") from exc
         if not isinstance(raw, dict):
             raise CursorRecordError(parameter, "is not a JSON object")
-        known = {f.name for f in fields(cls)}
+        version = raw.pop("version", 1)
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise CursorRecordError(parameter, f"has version {version!r}, not a schema version (an integer from 1)")
+        if version > RECORD_VERSION:
+            raise CursorRecordError(
+                parameter,
+                f"has version {version}, newer than version {RECORD_VERSION}, the newest this code reads",
+                remedy="it was written by newer workers: run the newer code rather than rewriting the record",
+            )
+        if version == 1:
+            raw = _from_version_1(parameter, raw)
+        known = {f.name for f in fields(cls) if f.init}
         unknown = sorted(set(raw) - known)
         if unknown:
             raise CursorRecordError(parameter, f"has unknown fields {unknown}")
         for required in ("chain_id", "status", "cursor"):
             if required not in raw:
                 raise CursorRecordError(parameter, f"lacks the field {required!r}")
-        if raw["status"] not in STATUSES:
-            raise CursorRecordError(parameter, f"has status {raw['status']!r}, not one of {', '.join(STATUSES)}")
+        if raw["status"] not in RECORD_STATUSES:
+            raise CursorRecordError(parameter, f"has status {raw['status']!r}, not one of {', '.join(RECORD_STATUSES)}")
+        if raw.get("mode") is not None and raw["mode"] not in tuple(ChainMode):
+            raise CursorRecordError(parameter, f"has mode {raw['mode']!r}, not one of {', '.join(ChainMode)}")
         if not isinstance(raw["cursor"], dict):
             raise CursorRecordError(parameter, "has a cursor that is not a JSON object")
+        raw["status"] = ChainStatus(raw["status"])
+        raw["mode"] = ChainMode(raw["mode"]) if raw.get("mode") is not None else None
         try:
             return cls(**raw)
         except TypeError as exc:
             raise CursorRecordError(parameter, str(exc)) from exc
+
+
+def _from_version_1(parameter: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """A version-1 record in version 2's shape: what its `extra` object held becomes fields."""
+    promoted = sorted(set(raw) & set(_VERSION_1_EXTRA))
+    if promoted:
+        raise CursorRecordError(parameter, f"has no version but the version-{RECORD_VERSION} fields {promoted}")
+    extra = raw.pop("extra", {})
+    if not isinstance(extra, dict):
+        raise CursorRecordError(parameter, "has an extra that is not a JSON object")
+    unknown = sorted(set(extra) - set(_VERSION_1_EXTRA))
+    if unknown:
+        raise CursorRecordError(parameter, f"has unknown extra fields {unknown}")
+    return {**raw, **extra}
 
 
 class CursorStore(ABC):
@@ -161,8 +172,8 @@ class CursorStore(ABC):
     def mark_halted(self, deployment: str, chain: ChainAddress, reason: str, now: str) -> None:
         """Record a running chain as halted; only for a caller that knows no link is in flight."""
         record, _ = self.load(deployment, chain)
-        if record is not None and record.status == "running":
-            record.status, record.last_error, record.updated_at = "halted", reason, now
+        if record is not None and record.status == ChainStatus.RUNNING:
+            record.status, record.last_error, record.updated_at = ChainStatus.HALTED, reason, now
             self.commit(deployment, chain, record)
 
     def halt_requested(self, deployment: str, chain: ChainAddress) -> bool:

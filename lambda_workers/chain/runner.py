@@ -18,8 +18,11 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from lambda_workers.chain.budget import TimeBudget
-from lambda_workers.chain.chunks import ChunkWriter, chunk_key, encode_jsonl
-from lambda_workers.chain.cursor_store import NO_PROGRESS, CursorRecord, CursorStore, parameter_name
+from lambda_workers.chain.chunk_keys import ChunkKey, chain_prefix
+from lambda_workers.chain.chunks import ChunkWriter, encode_jsonl
+from lambda_workers.chain.cursor_store import CursorRecord, CursorStore, parameter_name
+from lambda_workers.chain.link_result import LinkResult
+from lambda_workers.chain.status import ChainMode, ChainStatus, LinkOutcome
 from lambda_workers.chain.validation import record_problem
 from lambda_workers.events import LinkEvent
 from lambda_workers.exceptions import ChainBusyError, RetryLaterError
@@ -47,7 +50,16 @@ class Relay(Protocol):
 class _Decision:
     record: CursorRecord | None  # None: nothing to run
     fresh: bool  # a new chain (nothing in S3 to clean up)
-    outcome: str = ""  # why nothing runs: "skipped", "duplicate", "superseded", "halted", "finished"
+    outcome: LinkOutcome | None = None  # why nothing runs: SKIPPED, DUPLICATE, SUPERSEDED, HALTED or FINISHED
+
+
+@dataclass
+class _Work:
+    """How a link's work ended: the rows it wrote, its outcome and, for RETRY_LATER, the source's reason."""
+
+    rows: int
+    outcome: LinkOutcome
+    detail: str | None = None
 
 
 class ChainRunner:
@@ -63,60 +75,61 @@ class ChainRunner:
         self._relay = relay
         self._now = now
 
-    def run_link(self, event: LinkEvent, source: Source, context: LambdaContext) -> dict[str, Any]:
+    def run_link(self, event: LinkEvent, source: Source, context: LambdaContext) -> LinkResult:
         started = time.perf_counter()
         record, halt = self._store.load(event.deployment, event.chain)
         decision = self._decide(event, source, record, halt, context)
         if decision.record is None:
-            return self._result(event, record, decision.outcome, started, context)
+            assert decision.outcome is not None, "a decision to run nothing says why"
+            return self._result(event, record, _Work(0, decision.outcome), started, context)
         record = decision.record
         if record.link >= event.max_links:
-            record.status = "failed"
+            record.status = ChainStatus.FAILED
             record.last_error = f"max_links {event.max_links} reached with the source not exhausted (runaway guard)"
             self._commit(event, record, started)
-            return self._result(event, record, "max_links", started, context)
+            return self._result(event, record, _Work(0, LinkOutcome.MAX_LINKS), started, context)
         if not decision.fresh:
-            self._writer.discard_uncommitted(f"{event.prefix}/{record.chain_id}", record.rows)
-            self._writer.discard_uncommitted(f"{event.quarantine_prefix}/{record.chain_id}", record.rows)
+            self._writer.discard_uncommitted(event.prefix, record.chain_id, record.rows)
+            self._writer.discard_uncommitted(event.quarantine_prefix, record.chain_id, record.rows)
         budget = TimeBudget(context.get_remaining_time_in_millis, record.page_ms, record.commit_ms)
-        link_rows, note = self._work(event, source, record, budget)
+        work = self._work(event, source, record, budget)
         record.link += 1
-        record.extra["last_request_id"] = context.aws_request_id
-        record.extra["mode"] = event.mode  # a relay chain is watched by a sensor, a driven one by its caller
-        record.extra["memory_mb"] = int(context.memory_limit_in_mb)  # with billed_ms: the chain's cost
+        record.last_request_id = context.aws_request_id
+        record.mode = event.mode  # a relay chain is watched by a sensor, a driven one by its caller
+        record.memory_mb = int(context.memory_limit_in_mb)  # with billed_ms: the chain's cost
         record.page_ms = round(budget.page_ms, 1)
-        if record.status == "running" and self._store.halt_requested(event.deployment, event.chain):
+        if record.status == ChainStatus.RUNNING and self._store.halt_requested(event.deployment, event.chain):
             # Asked to stop while this link worked (its caller was terminated, say): keep the
             # work, and leave the chain visibly halted rather than running with nobody driving it.
-            record.status = "halted"
+            record.status = ChainStatus.HALTED
             record.last_error = "halted on request"
         self._commit(event, record, started, budget)
-        if self._relay is not None and event.mode == "relay" and record.status == "running":
+        if self._relay is not None and event.mode == ChainMode.RELAY and record.status == ChainStatus.RUNNING:
             self._relay.send(event.continuation(record.chain_id, record.link + 1))
-        return self._result(event, record, note, started, context, link_rows=link_rows, pages=budget.pages_this_link)
+        return self._result(event, record, work, started, context, pages=budget.pages_this_link)
 
     def _decide(
         self, event: LinkEvent, source: Source, record: CursorRecord | None, halt: bool, context: LambdaContext
     ) -> _Decision:
         if event.action == "continue":
             if record is None or record.chain_id != event.chain_id:
-                return _Decision(None, False, "superseded")
+                return _Decision(None, False, LinkOutcome.SUPERSEDED)
             if event.link is not None and record.link >= event.link:
-                return _Decision(None, False, "duplicate")
-            if record.status != "running":
-                return _Decision(None, False, "finished")
+                return _Decision(None, False, LinkOutcome.DUPLICATE)
+            if record.status != ChainStatus.RUNNING:
+                return _Decision(None, False, LinkOutcome.FINISHED)
             if halt:
                 return self._halt(event, record)
             return _Decision(record, False)
         if halt:
-            return self._halt(event, record) if record is not None else _Decision(None, False, "halted")
+            return self._halt(event, record) if record is not None else _Decision(None, False, LinkOutcome.HALTED)
         if record is None or event.full_refresh:
             return _Decision(self._new_chain(source.initial_cursor()), True)
-        if record.status == "done":
+        if record.status == ChainStatus.DONE:
             if record.window_closed:
-                return _Decision(None, False, "skipped")
+                return _Decision(None, False, LinkOutcome.SKIPPED)
             return _Decision(self._new_chain(source.resume_cursor(record.cursor)), True)
-        if record.status == "running":
+        if record.status == ChainStatus.RUNNING:
             age = (self._now() - datetime.fromisoformat(record.updated_at)).total_seconds()
             busy_for = 2 * context.get_remaining_time_in_millis() / 1000
             if age < busy_for:
@@ -124,28 +137,32 @@ class ChainRunner:
                     f"chain {record.chain_id} of {event.chain.path()} committed link {record.link} {age:.0f} s ago "
                     f"and is still running; halt it first, or wait {busy_for - age:.0f} s"
                 )
-        record.status = "running"
+        record.status = ChainStatus.RUNNING
         record.last_error = None
         return _Decision(record, False)
 
     def _halt(self, event: LinkEvent, record: CursorRecord) -> _Decision:
-        record.status = "halted"
+        record.status = ChainStatus.HALTED
         record.last_error = "halted on request"
         record.updated_at = self._now().isoformat()
         self._store.commit(event.deployment, event.chain, record)
-        return _Decision(None, False, "halted")
+        return _Decision(None, False, LinkOutcome.HALTED)
 
     def _new_chain(self, cursor: dict[str, Any]) -> CursorRecord:
         """A chain whose id sorts by start time, so readers can tell which of a partition's chains is newest."""
         now = self._now()
         chain_id = f"{now:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
         return CursorRecord(
-            chain_id=chain_id, status="running", cursor=cursor, started_at=now.isoformat(), updated_at=now.isoformat()
+            chain_id=chain_id,
+            status=ChainStatus.RUNNING,
+            cursor=cursor,
+            started_at=now.isoformat(),
+            updated_at=now.isoformat(),
         )
 
-    def _work(self, event: LinkEvent, source: Source, record: CursorRecord, budget: TimeBudget) -> tuple[int, str]:
+    def _work(self, event: LinkEvent, source: Source, record: CursorRecord, budget: TimeBudget) -> _Work:
         """Fetch and write pages while the budget allows; leave the record ready to commit."""
-        record.prefix = f"{event.prefix}/{record.chain_id}"
+        record.prefix = chain_prefix(event.prefix, record.chain_id)
         link_rows = 0
         while budget.can_afford_page():
             page_started = time.perf_counter()
@@ -153,35 +170,35 @@ class ChainRunner:
                 page = source.fetch(record.cursor)
             except RetryLaterError as exc:
                 logger.warning("link ends early: %s", exc)
-                return link_rows, str(exc)
+                return _Work(link_rows, LinkOutcome.RETRY_LATER, str(exc))
             except Exception as exc:
                 logger.exception("link failed at cursor %s", record.cursor)
-                record.status = "failed"
+                record.status = ChainStatus.FAILED
                 record.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-                return link_rows, "failed"
+                return _Work(link_rows, LinkOutcome.FAILED)
             self._write_page(event, record, page)
             link_rows += len(page.records)
             budget.observe_page((time.perf_counter() - page_started) * 1000)
             if page.exhausted:
-                record.status = "done"
+                record.status = ChainStatus.DONE
                 record.window_closed = page.window_closed
-                return link_rows, "exhausted"
-        return link_rows, "budget spent"
+                return _Work(link_rows, LinkOutcome.EXHAUSTED)
+        return _Work(link_rows, LinkOutcome.BUDGET_SPENT)
 
     def _write_page(self, event: LinkEvent, record: CursorRecord, page: Page) -> None:
         if page.records:
             row_from, row_to = record.rows, record.rows + len(page.records)
             body = encode_jsonl(page.records)
-            self._writer.write(chunk_key(record.prefix, row_from, row_to), body)
+            self._writer.write(ChunkKey(event.prefix, record.chain_id, row_from, row_to), body)
             rejected = [
                 {"row": row_from + index, "reason": problem, "record": item}
                 for index, item in enumerate(page.records)
                 if (problem := record_problem(item, event.validation))
             ]
             if rejected:
-                quarantine = chunk_key(f"{event.quarantine_prefix}/{record.chain_id}", row_from, row_to)
+                quarantine = ChunkKey(event.quarantine_prefix, record.chain_id, row_from, row_to)
                 self._writer.write(quarantine, encode_jsonl(rejected))
-                logger.warning("quarantined %d of %d records (%s)", len(rejected), len(page.records), quarantine)
+                logger.warning("quarantined %d of %d records (%s)", len(rejected), len(page.records), quarantine.key)
             record.rows = row_to
             record.bytes += len(body)
             record.chunks += 1
@@ -203,21 +220,19 @@ class ChainRunner:
         self,
         event: LinkEvent,
         record: CursorRecord | None,
-        outcome: str,
+        work: _Work,
         started: float,
         context: LambdaContext,
-        link_rows: int = 0,
         pages: int = 0,
-    ) -> dict[str, Any]:
-        progress = record.progress() if record is not None else NO_PROGRESS
-        return {
-            **progress,
-            "outcome": outcome,
-            "done": progress["status"] == "done",
-            "link_rows": link_rows,
-            "link_pages": pages,
-            "link_ms": round((time.perf_counter() - started) * 1000, 1),
-            "memory_mb": int(context.memory_limit_in_mb),
-            "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "parameter": parameter_name(event.deployment, event.chain),
-        }
+    ) -> LinkResult:
+        return LinkResult.after_link(
+            record,
+            parameter=parameter_name(event.deployment, event.chain),
+            outcome=work.outcome,
+            detail=work.detail,
+            link_rows=work.rows,
+            link_pages=pages,
+            link_ms=round((time.perf_counter() - started) * 1000, 1),
+            memory_mb=int(context.memory_limit_in_mb),
+            max_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        )

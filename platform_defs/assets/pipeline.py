@@ -15,6 +15,8 @@ import pyarrow.parquet as pq
 from dagster_snowflake import SnowflakeResource
 
 from lambda_workers.chain.fanout import shard_ranges
+from lambda_workers.chain.link_result import LinkResult
+from lambda_workers.chain.status import ChainMode
 from lambda_workers.events import ChainAddress
 from platform_defs.chain_metadata import ChainProgress, chain_metadata, shards_metadata
 from platform_defs.datasets import DATASETS, Dataset
@@ -32,6 +34,7 @@ class ExtractionConfig(dg.Config):
     max_concurrent_shards: int = 4
     # driven: this run invokes every link and materialises when the chain is done.
     # relay: this run launches the chain and ends; the relay sensor materialises it later.
+    # ChainMode's values: Dagster would take an Enum by member name, and run configs say `mode: relay`.
     mode: Literal["driven", "relay"] = "driven"
 
 
@@ -65,10 +68,10 @@ def _raw_asset(dataset: Dataset) -> dg.AssetsDefinition:
         chain = ChainAddress(dataset.name, partition)
         if config.shards > 1 and not dataset.shardable:
             raise dg.Failure(description=f"{dataset.name} cannot be sharded")
-        if config.mode == "relay":
+        if config.mode == ChainMode.RELAY:
             if config.shards > 1:
                 raise dg.Failure(description="relay mode runs one chain: use driven mode to shard")
-            event = chains.start_event(dataset, chain, lake.bucket, config.full_refresh, mode="relay")
+            event = chains.start_event(dataset, chain, lake.bucket, config.full_refresh, mode=ChainMode.RELAY)
             request_id = chains.launch(event)
             context.log.info(
                 f"relay chain for {chain.path()} launched (request {request_id}); the relay_chains sensor "
@@ -78,7 +81,7 @@ def _raw_asset(dataset: Dataset) -> dg.AssetsDefinition:
 
         progress = ChainProgress()
 
-        def on_link(result: dict[str, Any]) -> None:
+        def on_link(result: LinkResult) -> None:
             context.log.info(progress.line(result))
             context.log_event(
                 dg.AssetObservation(
@@ -104,11 +107,11 @@ def _raw_asset(dataset: Dataset) -> dg.AssetsDefinition:
             results = chains.drive_shards(events, on_link, config.max_concurrent_shards)
         else:
             results = [chains.drive(chains.start_event(dataset, chain, lake.bucket, config.full_refresh), on_link)]
-        failed = [r for r in results if r["status"] != "done"]
+        failed = [r for r in results if not r.done]
         metadata = chain_metadata(results[0]) if len(results) == 1 else shards_metadata(results)
         if failed:
             raise dg.Failure(
-                description="; ".join(f"{r['parameter']} ended {r['status']}: {r['last_error']}" for r in failed),
+                description="; ".join(f"{r.parameter} ended {r.status}: {r.last_error}" for r in failed),
                 metadata=metadata,
             )
         yield dg.MaterializeResult(metadata=metadata)
@@ -195,6 +198,7 @@ def _warehouse_asset(dataset: Dataset, storage_integration: str | None) -> dg.As
         deps=[dg.AssetKey(["lake", dataset.name])],
         kinds={"snowflake"},
         description=f"{dataset.description} Loaded into {dataset.table} with COPY INTO from the lake stage.",
+        freshness_policy=dataset.freshness,
         check_specs=[
             dg.AssetCheckSpec(
                 "primary_key_unique",

@@ -186,10 +186,6 @@ def _result_metadata(result: BuildResult, docs: Sequence[ColumnDoc]) -> dict[str
     return metadata
 
 
-def _code_reference(path: Path) -> dg.CodeReferencesMetadataValue:
-    return dg.CodeReferencesMetadataValue(code_references=[dg.LocalFileCodeReference(file_path=str(path))])
-
-
 def _model_asset(project: Project, model: Model, keys: dict[str, dg.AssetKey]) -> dg.AssetsDefinition:
     key = keys[model.name]
     deps = [keys[call.target] for call in model.refs]
@@ -206,7 +202,6 @@ def _model_asset(project: Project, model: Model, keys: dict[str, dg.AssetKey]) -
         description=f"{model.description}\n\n{where}" if model.description else where,
         metadata={
             "dagster/column_schema": _column_schema(model.columns),
-            "dagster/code_references": _code_reference(model.path),
             "materialized": model.config.materialized,
         },
         check_specs=_check_specs(project, model.name, key, keys),
@@ -242,7 +237,6 @@ def _seed_asset(project: Project, seed: Seed, keys: dict[str, dg.AssetKey]) -> d
         description=f"{seed.description}\n\n{where}" if seed.description else where,
         metadata={
             "dagster/column_schema": _column_schema(seed.columns, list(zip(table.columns, table.types, strict=True))),
-            "dagster/code_references": _code_reference(seed.path),
         },
         check_specs=_check_specs(project, seed.name, key, keys),
         automation_condition=_automation([]),

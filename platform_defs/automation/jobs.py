@@ -1,16 +1,18 @@
 """One job per dataset: its raw extraction, lake build and warehouse load, in lineage order.
 
 Schedules and sensors launch these; a job spans exactly one partitions definition, so a
-schedule's run request names one partition of one dataset.
+schedule's run request names one partition of one dataset. One more job builds the SQL models,
+so a rebuild launched by hand (or by `baton demo`) is a named run rather than an ad hoc one.
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
+from platform_defs.assets.sql_models import MARTS_GROUP, SEEDS_GROUP
 from platform_defs.datasets import DATASETS, Dataset
 
-__all__ = ["JOBS", "lineage_job", "lineage_keys"]
+__all__ = ["JOBS", "SQL_MODELS_JOB", "lineage_job", "lineage_keys"]
 
 
 def lineage_keys(dataset: Dataset) -> list[dg.AssetKey]:
@@ -37,3 +39,10 @@ JOBS: dict[str, dg.UnresolvedAssetJobDefinition] = {name: _job(dataset) for name
 
 def lineage_job(dataset_name: str) -> dg.UnresolvedAssetJobDefinition:
     return JOBS[dataset_name]
+
+
+SQL_MODELS_JOB = dg.define_asset_job(
+    "sql_models",
+    selection=dg.AssetSelection.groups(SEEDS_GROUP, MARTS_GROUP),
+    description="Every seed and SQL model, with its tests, in dependency order (like `baton sql build`).",
+)

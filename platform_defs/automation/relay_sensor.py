@@ -16,10 +16,11 @@ from datetime import datetime, timedelta
 import dagster as dg
 
 from lambda_workers.chain.cursor_store import CursorRecord, parameter_name
+from lambda_workers.chain.status import ChainMode, ChainStatus
 from lambda_workers.events import ChainAddress
 from platform_defs.automation.jobs import JOBS, lineage_job, lineage_keys
 from platform_defs.chain_health import CHAIN_HEALTHY, chain_problem
-from platform_defs.chain_metadata import chain_metadata, record_result
+from platform_defs.chain_metadata import record_metadata
 from platform_defs.datasets import DATASETS
 from platform_defs.resources.chains import ChainResource
 
@@ -41,10 +42,10 @@ def relay_chain_sensor(context: dg.SensorEvaluationContext, chains: ChainResourc
     events: list[dg.AssetObservation | dg.AssetMaterialization | dg.AssetCheckEvaluation] = []
     runs: list[dg.RunRequest] = []
     for chain, record in chains.records():
-        if record.extra.get("mode") != "relay" or chain.asset not in DATASETS or chain.shard:
+        if record.mode != ChainMode.RELAY or chain.asset not in DATASETS or chain.shard:
             continue
         parameter = parameter_name(chains.deployment, chain)
-        if record.status != "running" and now - datetime.fromisoformat(record.updated_at) > FORGET_AFTER:
+        if record.status != ChainStatus.RUNNING and now - datetime.fromisoformat(record.updated_at) > FORGET_AFTER:
             reported.pop(parameter, None)  # long finished: reported then, and the cursor stays small
             continue
         problem = chain_problem(record, now, chains.stall_after_seconds)
@@ -65,13 +66,13 @@ def _report(
     dataset = DATASETS[chain.asset]
     raw_key, *downstream = lineage_keys(dataset)
     partition = chain.partition if dataset.partitions else None
-    metadata = chain_metadata(record_result(parameter, record))
+    metadata = record_metadata(parameter, record)
     if problem is not None:
         check = dg.AssetCheckEvaluation(
             asset_key=raw_key, check_name=CHAIN_HEALTHY, passed=False, description=problem, metadata=metadata
         )
         return [dg.AssetObservation(asset_key=raw_key, partition=partition, metadata=metadata), check], None
-    if record.status != "done":
+    if record.status != ChainStatus.DONE:
         return [dg.AssetObservation(asset_key=raw_key, partition=partition, metadata=metadata)], None
     events: list[dg.AssetObservation | dg.AssetMaterialization | dg.AssetCheckEvaluation] = [
         dg.AssetMaterialization(asset_key=raw_key, partition=partition, metadata=metadata),

@@ -6,7 +6,6 @@ from typing import Any
 
 from dagster import EnvVar
 from dagster_aws.s3 import S3Resource
-from dagster_aws.ssm import SSMResource
 from dagster_snowflake import SnowflakeResource
 
 from platform_defs.resources.chains import ChainResource
@@ -42,7 +41,6 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             **aws,
         ),
         "s3": s3,
-        "ssm": SSMResource(**aws),
         "lake": lake_class(bucket=settings.lake_bucket, s3=s3),
         "snowflake": snowflake_class(
             account=sf.account,

@@ -18,7 +18,10 @@ from typing import Any
 from dagster import ConfigurableResource, Failure
 
 from lambda_workers.chain.cursor_store import CursorRecord, SsmCursorStore
+from lambda_workers.chain.link_result import LinkResult
+from lambda_workers.chain.status import ChainMode, ChainStatus
 from lambda_workers.events import ChainAddress, LinkEvent, Validation
+from lambda_workers.exceptions import WorkerError, error_from_payload
 from platform_defs.chain_clients import aws_client, lambda_client
 from platform_defs.datasets import Dataset, SourceSettings
 from platform_defs.settings import AwsSettings
@@ -42,8 +45,12 @@ class ChainResource(ConfigurableResource):
     def _aws(self) -> AwsSettings:
         return AwsSettings(self.region_name)
 
+    def ssm(self) -> Any:
+        """Parameter Store, where the cursor records and halt flags live."""
+        return aws_client(self._aws(), "ssm")
+
     def store(self) -> SsmCursorStore:
-        return SsmCursorStore(aws_client(self._aws(), "ssm"))
+        return SsmCursorStore(self.ssm())
 
     def halt(self, chain: ChainAddress) -> None:
         self.store().set_halt(self.deployment, chain, True)
@@ -55,7 +62,7 @@ class ChainResource(ConfigurableResource):
         bucket: str,
         full_refresh: bool = False,
         key_range: tuple[str, str] | None = None,
-        mode: str = "driven",
+        mode: ChainMode = ChainMode.DRIVEN,
     ) -> LinkEvent:
         """The event that starts (or resumes) `chain`, in the worker's own event type."""
         settings = SourceSettings(self.vendor_base_url, self.vendor_secret_parameter, bucket, self.page_size)
@@ -78,7 +85,7 @@ class ChainResource(ConfigurableResource):
             validation=Validation(tuple(checks["required"]), checks["types"]),
         )
 
-    def drive(self, event: LinkEvent, on_link: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    def drive(self, event: LinkEvent, on_link: Callable[[LinkResult], None]) -> LinkResult:
         """Run the chain link by link until it stops; `on_link` sees every link's result."""
         self.store().set_halt(self.deployment, event.chain, False)
         client = lambda_client(self._aws())
@@ -90,9 +97,9 @@ class ChainResource(ConfigurableResource):
                 result = self._invoke_link(client, payload)
                 in_flight = False
                 on_link(result)
-                if result["status"] != "running":
+                if result.status != ChainStatus.RUNNING or result.chain_id is None:
                     return result
-                payload = event.continuation(result["chain_id"], result["link"] + 1)
+                payload = event.continuation(result.chain_id, result.link + 1)
         except BaseException as exc:
             if not isinstance(exc, Failure):
                 self._stop(event.chain, in_flight)
@@ -127,23 +134,29 @@ class ChainResource(ConfigurableResource):
             self.store().mark_halted(self.deployment, chain, "halted: the run driving it was interrupted", now)
 
     def drive_shards(
-        self, events: list[LinkEvent], on_link: Callable[[dict[str, Any]], None], max_concurrency: int
-    ) -> list[dict[str, Any]]:
+        self, events: list[LinkEvent], on_link: Callable[[LinkResult], None], max_concurrency: int
+    ) -> list[LinkResult]:
         """Drive one chain per shard, at most `max_concurrency` at a time; results in shard order."""
         with ThreadPoolExecutor(max_workers=max(1, max_concurrency), thread_name_prefix="shard") as pool:
             return list(pool.map(lambda event: self.drive(event, on_link), events))
 
-    def _invoke_link(self, client: Any, event: dict[str, Any]) -> dict[str, Any]:
+    def _invoke_link(self, client: Any, event: dict[str, Any]) -> LinkResult:
+        """One link, invoked again (up to `max_attempts_per_link`) unless its error says a retry cannot help.
+
+        A link that Lambda killed (`LinkDiedError`) committed nothing past its last commit, so
+        running it again is safe; an event or a record that does not parse stays so.
+        """
+        error: WorkerError | None = None
         problem: Any = None
         for _ in range(self.max_attempts_per_link):
             response = client.invoke(FunctionName=self.function_name, Payload=json.dumps(event).encode())
             payload = json.loads(response["Payload"].read() or b"null")
             if "FunctionError" not in response:
-                return payload
-            problem = payload
-            if isinstance(payload, dict) and payload.get("errorType") in ("EventError", "CursorRecordError"):
+                return LinkResult.from_payload(payload)
+            problem, error = payload, error_from_payload(payload)
+            if error.permanent:
                 break
         raise Failure(
-            description=f"link {event.get('link', 1)} of {event['chain']} failed: {problem}",
+            description=f"link {event.get('link', 1)} of {event['chain']} failed: {type(error).__name__}: {error}",
             metadata={"error": json.dumps(problem)[:2000]},
-        )
+        ) from error

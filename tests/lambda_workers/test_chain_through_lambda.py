@@ -15,7 +15,10 @@ import boto3
 import pytest
 
 from lambda_workers.chain.cursor_store import SsmCursorStore
+from lambda_workers.chain.link_result import LinkResult
+from lambda_workers.chain.status import ChainStatus
 from lambda_workers.events import ChainAddress
+from lambda_workers.exceptions import EventError, LinkDiedError, error_from_payload
 from local_stack.stack import VENDOR_SECRET_PARAMETER, LocalStack
 from platform_defs.chain_clients import lambda_client
 from platform_defs.datasets import DATASETS, SourceSettings
@@ -78,18 +81,40 @@ def test_driven_chain_of_short_links_reproduces_the_source_exactly(
     results = []
     while True:
         response = client.invoke(FunctionName=function, Payload=json.dumps(event).encode())
-        result = json.loads(response["Payload"].read())
-        assert "FunctionError" not in response, result
+        payload = json.loads(response["Payload"].read())
+        assert "FunctionError" not in response, payload
+        result = LinkResult.from_payload(payload)
         results.append(result)
-        if result["status"] != "running":
+        if result.status != ChainStatus.RUNNING:
             break
-        event = {**event, "action": "continue", "chain_id": result["chain_id"], "link": result["link"] + 1}
+        event = {**event, "action": "continue", "chain_id": result.chain_id, "link": result.link + 1}
     keys = raw_keys(s3, bucket)
-    assert results[-1]["status"] == "done"
+    assert results[-1].status == ChainStatus.DONE
     assert len(results) >= 3, "1-second links cannot carry 2.4 s of vendor latency"
-    assert len(keys) == len(set(keys)) == results[-1]["total"] == results[-1]["rows"] == 15_000
+    assert len(keys) == len(set(keys)) == results[-1].total == results[-1].rows == 15_000
     assert set(Counter(date for _, date in keys).values()) == {3000}
-    assert all(r["link_ms"] < 1000 for r in results), "every link stopped before its deadline"
+    assert all(r.link_ms < 1000 for r in results), "every link stopped before its deadline"
+
+
+def test_a_bad_event_comes_back_from_lambda_as_its_named_error(
+    function: str, vendor: str, bucket: str, deployment: str
+) -> None:
+    event = {**prices_event(vendor, bucket, deployment, "driven", ("2025-06-02", "2025-06-02"), page=500), "version": 2}
+    response = lambda_client(load_settings().aws).invoke(FunctionName=function, Payload=json.dumps(event).encode())
+    assert response["FunctionError"] == "Unhandled"
+    error = error_from_payload(json.loads(response["Payload"].read()))
+    assert isinstance(error, EventError) and error.field == "version" and error.permanent
+
+
+def test_a_link_lambda_kills_at_its_deadline_comes_back_as_a_link_that_died(
+    local_stack: LocalStack, function: str, vendor: str, bucket: str, deployment: str
+) -> None:
+    vendor_admin(local_stack, "/admin/knobs", {"latency_ms": 1500})  # a first page outlasting the 1 s link
+    event = prices_event(vendor, bucket, deployment, "driven", ("2025-06-02", "2025-06-02"), page=500)
+    response = lambda_client(load_settings().aws).invoke(FunctionName=function, Payload=json.dumps(event).encode())
+    assert response["FunctionError"] == "Unhandled"
+    error = error_from_payload(json.loads(response["Payload"].read()))
+    assert isinstance(error, LinkDiedError) and error.error_type == "Sandbox.Timedout" and not error.permanent
 
 
 def wait_for(chain: ChainAddress, deployment: str, seconds: float) -> Any:
@@ -98,7 +123,7 @@ def wait_for(chain: ChainAddress, deployment: str, seconds: float) -> Any:
     last_link, last_change = -1, time.monotonic()
     while time.monotonic() < deadline:
         record, _ = store.load(deployment, chain)
-        if record is not None and record.status != "running":
+        if record is not None and record.status != ChainStatus.RUNNING:
             return record
         if record is not None and record.link != last_link:
             last_link, last_change = record.link, time.monotonic()
@@ -123,11 +148,11 @@ def test_relay_mode_passes_16_hops_only_with_recursion_allow(
     finally:
         client.put_function_recursion_config(FunctionName=function, RecursiveLoop="Allow")
     if recursion == "Allow":
-        assert record.status == "done" and record.link > 16
+        assert record.status == ChainStatus.DONE and record.link > 16
         keys = raw_keys(s3, bucket)
         assert len(keys) == len(set(keys)) == 3000
     else:
-        assert record.status == "running" and record.link <= 16, "Lambda stopped the loop"
+        assert record.status == ChainStatus.RUNNING and record.link <= 16, "Lambda stopped the loop"
 
 
 def peak_rss_of_a_fresh_link(vendor: str, bucket: str, deployment: str, days: tuple[str, str]) -> tuple[float, int]:
@@ -139,10 +164,11 @@ def peak_rss_of_a_fresh_link(vendor: str, bucket: str, deployment: str, days: tu
     try:
         event = prices_event(vendor, bucket, deployment, "driven", days, page=5000)
         response = client.invoke(FunctionName=name, Payload=json.dumps(event).encode())
-        result = json.loads(response["Payload"].read())
-        assert "FunctionError" not in response, result
-        assert result["status"] == "done"
-        return result["max_rss_mb"], result["rows"]
+        payload = json.loads(response["Payload"].read())
+        assert "FunctionError" not in response, payload
+        result = LinkResult.from_payload(payload)
+        assert result.status == ChainStatus.DONE
+        return result.max_rss_mb, result.rows
     finally:
         client.delete_function(FunctionName=name)
 

@@ -14,9 +14,12 @@ from typing import Any
 
 import pytest
 
+from lambda_workers.chain.chunk_keys import ChunkKey
 from lambda_workers.chain.chunks import ChunkWriter
-from lambda_workers.chain.cursor_store import SsmCursorStore
+from lambda_workers.chain.cursor_store import SsmCursorStore, parameter_name
+from lambda_workers.chain.link_result import LinkResult
 from lambda_workers.chain.runner import ChainRunner
+from lambda_workers.chain.status import ChainMode, ChainStatus, LinkOutcome
 from lambda_workers.events import parse_event
 from lambda_workers.exceptions import ChainBusyError
 from lambda_workers.handler import lambda_handler
@@ -70,19 +73,23 @@ def follow(first: dict[str, Any], chain_id: str, link: int) -> dict[str, Any]:
     return {**first, "action": "continue", "chain_id": chain_id, "link": link}
 
 
-def link(event: dict[str, Any], pages: int) -> dict[str, Any]:
-    """One link with time for at most `pages` pages (one feed file each)."""
-    return lambda_handler(event, PagesContext(60_000, pages=pages))
+def link(event: dict[str, Any], pages: int) -> LinkResult:
+    """One link with time for at most `pages` pages (one feed file each), read back as a driver reads it."""
+    return LinkResult.from_payload(lambda_handler(event, PagesContext(60_000, pages=pages)))
 
 
-def drive(
-    first: dict[str, Any], pages: int, after: dict[str, Any] | None = None, limit: int = 500
-) -> list[dict[str, Any]]:
+def follow_on(first: dict[str, Any], result: LinkResult) -> dict[str, Any]:
+    """The event of the link after `result`."""
+    assert result.chain_id is not None
+    return follow(first, result.chain_id, result.link + 1)
+
+
+def drive(first: dict[str, Any], pages: int, after: LinkResult | None = None, limit: int = 500) -> list[LinkResult]:
     """Dagster's driven mode in miniature: start (or go on `after` a link), continue until it stops."""
     results = [after or link(first, pages)]
-    while results[-1]["status"] == "running":
+    while results[-1].status == ChainStatus.RUNNING:
         assert len(results) < limit, "the chain did not finish"
-        results.append(link(follow(first, results[-1]["chain_id"], results[-1]["link"] + 1), pages))
+        results.append(link(follow_on(first, results[-1]), pages))
     return results
 
 
@@ -90,16 +97,17 @@ def test_many_short_links_reproduce_the_source_exactly(s3: Any, ssm: Any, bucket
     expected = drop_files(s3, bucket, 0, 40)
     results = drive(event(deployment, bucket), pages=5)
     final = results[-1]
-    assert final["status"] == "done" and final["outcome"] == "exhausted"
+    assert final.status == ChainStatus.DONE and final.outcome == LinkOutcome.EXHAUSTED
     assert len(results) >= 8, "40 files, at most 5 a link"
-    assert all(r["link_pages"] <= 5 for r in results)
+    assert all(r.link_pages <= 5 for r in results)
     ids = raw_ids(s3, bucket)
     assert sorted(ids) == sorted(expected)
-    assert final["rows"] == len(expected) == 200
-    assert final["link"] == len(results)
-    assert final["cursor"] == {"after_key": "landing/ca/day-0039.csv"}
+    assert final.rows == len(expected) == 200
+    assert final.link == len(results)
+    assert final.cursor == {"after_key": "landing/ca/day-0039.csv"}
     history = SsmCursorStore(ssm).history(deployment, parse_event(event(deployment, bucket)).chain)
     assert [record.link for record in history] == list(range(1, len(results) + 1))
+    assert all(r.mode == ChainMode.DRIVEN and r.memory_mb == 256 and r.last_request_id for r in history)
 
 
 class Killed(BaseException):
@@ -111,11 +119,11 @@ class DyingWriter(ChunkWriter):
         super().__init__(client, bucket)
         self._writes_left = die_on_write
 
-    def write(self, key: str, body: bytes) -> None:
+    def write(self, chunk: ChunkKey, body: bytes) -> None:
         if self._writes_left == 0:
             raise Killed
         self._writes_left -= 1
-        super().write(key, body)
+        super().write(chunk, body)
 
 
 class DyingStore(SsmCursorStore):
@@ -141,8 +149,8 @@ def test_a_link_killed_at_each_point_is_rerun_without_loss_or_duplicates(
     first = event(deployment, bucket)
     # Link 1 runs normally and stops early, its time spent after 3 of 12 files.
     started = link(first, pages=3)
-    assert started["status"] == "running"
-    retried = follow(first, started["chain_id"], 2)
+    assert started.status == ChainStatus.RUNNING
+    retried = follow_on(first, started)
     writer = ChunkWriter(s3, bucket)
     store = SsmCursorStore(ssm)
     if kill_point == "before the first write":
@@ -157,22 +165,22 @@ def test_a_link_killed_at_each_point_is_rerun_without_loss_or_duplicates(
         ChainRunner(store, writer).run_link(link_event, source, PagesContext(60_000, pages=3))
     # The same link event is delivered again (a retry), then the chain runs to its end.
     results = drive(first, pages=3, after=link(retried, pages=3))
-    assert results[-1]["status"] == "done"
+    assert results[-1].status == ChainStatus.DONE
     ids = raw_ids(s3, bucket)
     assert len(ids) == len(set(ids)), "a chunk was duplicated"
     assert set(ids) == expected
-    assert results[-1]["rows"] == len(expected)
+    assert results[-1].rows == len(expected)
 
 
 def test_a_duplicate_or_superseded_event_does_nothing(s3: Any, bucket: str, deployment: str) -> None:
     drop_files(s3, bucket, 0, 60)  # more than two 5-page links read, so the chain is still running
     first = event(deployment, bucket)
     link1 = link(first, pages=5)
-    link2 = link(follow(first, link1["chain_id"], 2), pages=5)
-    again = link(follow(first, link1["chain_id"], 2), pages=5)
-    assert again["outcome"] == "duplicate" and again["rows"] == link2["rows"] and again["link"] == 2
+    link2 = link(follow_on(first, link1), pages=5)
+    again = link(follow_on(first, link1), pages=5)
+    assert again.outcome == LinkOutcome.DUPLICATE and again.rows == link2.rows and again.link == 2
     stranger = link(follow(first, "someone-else", 3), pages=5)
-    assert stranger["outcome"] == "superseded"
+    assert stranger.outcome == LinkOutcome.SUPERSEDED
 
 
 def test_the_halt_flag_stops_the_chain_within_one_link(s3: Any, ssm: Any, bucket: str, deployment: str) -> None:
@@ -180,23 +188,23 @@ def test_the_halt_flag_stops_the_chain_within_one_link(s3: Any, ssm: Any, bucket
     first = event(deployment, bucket)
     link1 = link(first, pages=5)
     SsmCursorStore(ssm).set_halt(deployment, parse_event(first).chain, True)
-    halted = link(follow(first, link1["chain_id"], 2), pages=5)
-    assert halted["status"] == "halted" and halted["rows"] == link1["rows"]
+    halted = link(follow_on(first, link1), pages=5)
+    assert halted.status == ChainStatus.HALTED and halted.rows == link1.rows
     restarted = link(first, pages=5)
-    assert restarted["outcome"] == "halted", "a start does not override a halt: Dagster clears it first"
+    assert restarted.outcome == LinkOutcome.HALTED, "a start does not override a halt: Dagster clears it first"
     SsmCursorStore(ssm).set_halt(deployment, parse_event(first).chain, False)
     resumed = drive(first, pages=20)
-    assert resumed[0]["chain_id"] == link1["chain_id"], "a halted chain resumes where it stood"
-    assert resumed[-1]["status"] == "done" and resumed[-1]["rows"] == 300
+    assert resumed[0].chain_id == link1.chain_id, "a halted chain resumes where it stood"
+    assert resumed[-1].status == ChainStatus.DONE and resumed[-1].rows == 300
 
 
 def test_max_links_stops_a_runaway(s3: Any, bucket: str, deployment: str) -> None:
     drop_files(s3, bucket, 0, 20)  # more than three 5-page links read
     results = drive(event(deployment, bucket, max_links=3), pages=5)
-    assert results[-1]["status"] == "failed"
-    assert results[-1]["outcome"] == "max_links"
-    assert "max_links 3 reached" in results[-1]["last_error"]
-    assert results[-1]["link"] == 3
+    assert results[-1].status == ChainStatus.FAILED
+    assert results[-1].outcome == LinkOutcome.MAX_LINKS
+    assert "max_links 3 reached" in (results[-1].last_error or "")
+    assert results[-1].link == 3
 
 
 def test_a_running_chain_refuses_a_second_start(s3: Any, bucket: str, deployment: str) -> None:
@@ -210,15 +218,15 @@ def test_a_running_chain_refuses_a_second_start(s3: Any, bucket: str, deployment
 def test_incremental_run_reads_only_new_files(s3: Any, bucket: str, deployment: str) -> None:
     first_ids = drop_files(s3, bucket, 0, 5)
     one = drive(event(deployment, bucket), pages=1000)
-    assert one[-1]["status"] == "done" and one[-1]["rows"] == 25
+    assert one[-1].status == ChainStatus.DONE and one[-1].rows == 25
     new_ids = drop_files(s3, bucket, 5, 3)
     two = drive(event(deployment, bucket), pages=1000)
-    assert two[-1]["chain_id"] != one[-1]["chain_id"]
-    assert two[-1]["rows"] == 15
-    assert set(raw_ids(s3, bucket, f"raw/vendor/corporate_actions/all/{two[-1]['chain_id']}")) == new_ids
+    assert two[-1].chain_id != one[-1].chain_id
+    assert two[-1].rows == 15
+    assert set(raw_ids(s3, bucket, f"raw/vendor/corporate_actions/all/{two[-1].chain_id}")) == new_ids
     assert set(raw_ids(s3, bucket)) == first_ids | new_ids
     full = drive(event(deployment, bucket, full_refresh=True), pages=1000)
-    assert full[-1]["rows"] == 40
+    assert full[-1].rows == 40
 
 
 def test_bad_records_are_quarantined_with_the_reason_and_counted(s3: Any, bucket: str, deployment: str) -> None:
@@ -226,10 +234,13 @@ def test_bad_records_are_quarantined_with_the_reason_and_counted(s3: Any, bucket
     body += "A3,SYM3,2024-01-02,split,two\nA4,SYM4,2024-01-02,split,3,surplus\n"
     s3.put_object(Bucket=bucket, Key="landing/ca/day-0001.csv", Body=body.encode())
     result = drive(event(deployment, bucket), pages=1000)[-1]
-    assert (result["rows"], result["quarantined"]) == (4, 3)
+    assert (result.rows, result.quarantined) == (4, 3)
     assert sorted(raw_ids(s3, bucket)) == ["A1", "A2", "A3", "A4"], "raw keeps every record as delivered"
     listing = s3.list_objects_v2(Bucket=bucket, Prefix="quarantine/")["Contents"]
     assert len(listing) == 1
+    assert result.chain_id is not None
+    quarantine = ChunkKey("quarantine/vendor/corporate_actions/all", result.chain_id, 0, 4)
+    assert ChunkKey.parse(listing[0]["Key"]) == quarantine, "the page's rejects under the raw chunk's rows"
     lines = gzip.decompress(s3.get_object(Bucket=bucket, Key=listing[0]["Key"])["Body"].read()).splitlines()
     reasons = {json.loads(line)["record"]["action_id"]: json.loads(line)["reason"] for line in lines}
     assert reasons == {
@@ -237,3 +248,27 @@ def test_bad_records_are_quarantined_with_the_reason_and_counted(s3: Any, bucket
         "A3": "field 'ratio' is 'two', not a number",
         "A4": "the row has more fields than the header: ['surplus']",
     }
+
+
+def test_a_chain_committed_by_the_previous_record_version_carries_on(
+    s3: Any, ssm: Any, bucket: str, deployment: str
+) -> None:
+    """A record as the workers before `CursorRecord.version` left it, two feed files in: the next link goes on."""
+    drop_files(s3, bucket, 0, 2)
+    after_the_cursor = drop_files(s3, bucket, 2, 2)
+    first = event(deployment, bucket)
+    chain_id = "20250101T000000Z-old00001"
+    old_record = (
+        '{"billed_ms":900,"bytes":300,"chain_id":"' + chain_id + '","chunks":2,"commit_ms":8.0,'
+        '"cursor":{"after_key":"landing/ca/day-0001.csv"},'
+        '"extra":{"last_request_id":"0f1e2d3c","memory_mb":512,"mode":"driven"},"last_error":null,"link":1,'
+        '"page_ms":30.0,"prefix":"raw/vendor/corporate_actions/all/' + chain_id + '","quarantined":0,"rows":10,'
+        '"started_at":"2025-01-01T00:00:00+00:00","status":"running","total":null,'
+        '"updated_at":"2025-01-01T00:00:05+00:00","window_closed":false}'
+    )
+    ssm.put_parameter(Name=parameter_name(deployment, parse_event(first).chain), Value=old_record, Type="String")
+    result = link(follow(first, chain_id, 2), pages=1000)
+    assert (result.status, result.chain_id, result.link, result.rows) == (ChainStatus.DONE, chain_id, 2, 20)
+    assert set(raw_ids(s3, bucket)) == after_the_cursor, "the files after the old record's cursor, no others"
+    record, _ = SsmCursorStore(ssm).load(deployment, parse_event(first).chain)
+    assert record is not None and record.memory_mb == 256 and record.billed_ms > 900

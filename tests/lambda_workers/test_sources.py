@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from lambda_workers.chain.link_result import LinkResult
+from lambda_workers.chain.status import ChainStatus, LinkOutcome
 from lambda_workers.handler import lambda_handler
 from local_stack.stack import VENDOR_SECRET_PARAMETER, LocalStack
 from tests.lambda_workers.conftest import DeadlineContext
@@ -36,7 +38,9 @@ def admin(vendor: str, path: str, body: dict[str, Any] | None = None) -> Any:
         return json.loads(response.read())
 
 
-def run_chain(source: dict[str, Any], bucket: str, deployment: str, timeout_ms: int = 5000, **extra: Any) -> list[dict]:
+def run_chain(
+    source: dict[str, Any], bucket: str, deployment: str, timeout_ms: int = 5000, **extra: Any
+) -> list[LinkResult]:
     event = {
         "version": 1,
         "action": "start",
@@ -49,11 +53,11 @@ def run_chain(source: dict[str, Any], bucket: str, deployment: str, timeout_ms: 
         "quarantine_prefix": "quarantine/t",
         **extra,
     }
-    results = [lambda_handler(event, DeadlineContext(timeout_ms))]
-    while results[-1]["status"] == "running":
+    results = [LinkResult.from_payload(lambda_handler(event, DeadlineContext(timeout_ms)))]
+    while results[-1].status == ChainStatus.RUNNING:
         last = results[-1]
-        follow = {**event, "action": "continue", "chain_id": last["chain_id"], "link": last["link"] + 1}
-        results.append(lambda_handler(follow, DeadlineContext(timeout_ms)))
+        follow = {**event, "action": "continue", "chain_id": last.chain_id, "link": last.link + 1}
+        results.append(LinkResult.from_payload(lambda_handler(follow, DeadlineContext(timeout_ms))))
     return results
 
 
@@ -80,8 +84,8 @@ def test_xml_pages_give_every_instrument_once(vendor: str, bucket: str, deployme
     }
     final = run_chain(source, bucket, deployment)[-1]
     symbols = [r["symbol"] for r in raw_records(s3, bucket)]
-    assert final["status"] == "done" and final["total"] == len(symbols) == len(set(symbols)) == 3000
-    assert final["window_closed"] is True
+    assert final.status == ChainStatus.DONE and final.total == len(symbols) == len(set(symbols)) == 3000
+    assert final.window_closed is True
 
 
 def test_next_token_pages_and_retries_through_429_5xx_and_truncation(
@@ -100,7 +104,7 @@ def test_next_token_pages_and_retries_through_429_5xx_and_truncation(
     }
     final = run_chain(source, bucket, deployment, timeout_ms=20_000)[-1]
     keys = [(r["date"], r["quote"]) for r in raw_records(s3, bucket)]
-    assert final["status"] == "done"
+    assert final.status == ChainStatus.DONE
     assert len(keys) == len(set(keys)) == 10 * 20
     faults = admin(vendor, "stats")
     assert json.dumps(faults).count("429") >= 1
@@ -122,21 +126,21 @@ def test_link_header_pages_and_an_intraday_rerun_fetches_only_new_bars(
     }
     admin(vendor, "config", {"now": "2025-06-02T11:00:00+00:00"})  # 07:00 in New York
     first = run_chain(source, bucket, deployment)[-1]
-    assert first["status"] == "done" and not first["window_closed"]
+    assert first.status == ChainStatus.DONE and not first.window_closed
     before = admin(vendor, "stats")
     again = run_chain(source, bucket, deployment)[-1]
-    assert again["rows"] == 0, "nothing new was published: no rows"
+    assert again.rows == 0, "nothing new was published: no rows"
     admin(vendor, "config", {"now": "2025-06-02T11:20:00+00:00"})
     later = run_chain(source, bucket, deployment)[-1]
-    assert later["rows"] == 4 * 50, "four new 5-minute bars for each of 50 instruments"
+    assert later.rows == 4 * 50, "four new 5-minute bars for each of 50 instruments"
     seqs = [r["seq"] for r in raw_records(s3, bucket)]
-    assert len(seqs) == len(set(seqs)) == first["rows"] + later["rows"]
+    assert len(seqs) == len(set(seqs)) == first.rows + later.rows
     admin(vendor, "config", {"now": "2025-06-02T21:00:00+00:00"})
     closing = run_chain(source, bucket, deployment)[-1]
-    assert closing["window_closed"] is True
+    assert closing.window_closed is True
     calls = admin(vendor, "stats")
     skipped = run_chain(source, bucket, deployment)[-1]
-    assert skipped["outcome"] == "skipped"
+    assert skipped.outcome == LinkOutcome.SKIPPED
     assert admin(vendor, "stats") == calls, "a chain done for its window does not call the API again"
     assert before != calls
 
@@ -153,7 +157,7 @@ def test_job_polling_spans_links_until_the_job_finishes(vendor: str, bucket: str
         "auth": auth(),
     }
     results = run_chain(source, bucket, deployment, timeout_ms=1500)
-    assert results[-1]["status"] == "done" and len(results) >= 2
-    assert len({r["cursor"].get("job_id") for r in results}) == 1, "every link polls the same job"
+    assert results[-1].status == ChainStatus.DONE and len(results) >= 2
+    assert len({(r.cursor or {}).get("job_id") for r in results}) == 1, "every link polls the same job"
     rows = raw_records(s3, bucket)
     assert rows and set(rows[0]) == {"index_code", "symbol", "weight"}

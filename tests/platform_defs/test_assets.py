@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
+from lambda_workers.chain.status import ChainStatus, LinkOutcome
 from local_stack.stack import LocalStack
 from platform_defs.chain_clients import lambda_client
 from platform_defs.deploy import deploy_chain_function
@@ -38,7 +39,7 @@ def test_prices_lineage_reports_the_chain_and_lands_in_snowflake(definitions: dg
         result = materialize_prices(definitions, instance)
         assert result.success
         raw = result.asset_materializations_for_node("raw__prices")[0].metadata
-        assert raw["status"].value == "done" and raw["rows"].value == 3000
+        assert raw["status"].value == ChainStatus.DONE and raw["rows"].value == 3000
         assert raw["links"].value >= 1 and raw["progress"].value == 1.0
         assert raw["ssm_parameter"].value == f"/baton/local/chains/prices/{DAY}"
         assert raw["cursor"].value == {"offset": 3000}
@@ -57,7 +58,7 @@ def test_prices_lineage_reports_the_chain_and_lands_in_snowflake(definitions: dg
 
         again = materialize_prices(definitions, instance)
         raw_again = again.asset_materializations_for_node("raw__prices")[0].metadata
-        assert raw_again["outcome"].value == "skipped", "a closed window calls no API"
+        assert raw_again["outcome"].value == LinkOutcome.SKIPPED, "a closed window calls no API"
         warehouse_again = again.asset_materializations_for_node("warehouse__raw__prices")[0].metadata
         assert warehouse_again["dagster/row_count"].value == 3000, "a reload replaces the partition"
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from lambda_workers.chain.cursor_store import CursorRecord, SsmCursorStore
+from lambda_workers.chain.status import ChainMode, ChainStatus
 from lambda_workers.events import ChainAddress
 from local_stack.stack import LocalStack
 from platform_defs.chain_clients import aws_client
@@ -22,9 +23,15 @@ def test_list_shows_a_chains_progress_and_halt_sets_its_flag(
     chain = ChainAddress("cli_probe", "2025-06-02")
     now = datetime.now(UTC).isoformat()
     record = CursorRecord(
-        "20250602T000000Z-cli00001", "running", {"offset": 750}, link=3, rows=750, total=3000, updated_at=now
+        "20250602T000000Z-cli00001",
+        ChainStatus.RUNNING,
+        {"offset": 750},
+        link=3,
+        rows=750,
+        total=3000,
+        updated_at=now,
+        mode=ChainMode.RELAY,
     )
-    record.extra["mode"] = "relay"
     store.commit(settings.deployment, chain, record)
 
     assert main(["chains", "list", "--asset", "cli_probe"]) == 0

@@ -9,11 +9,11 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from dagster_aws.ssm import SSMResource
 from dagster_snowflake import SnowflakeResource
 
 from local_stack.stack import LocalStack
 from platform_defs.resources import Lake
+from platform_defs.resources.chains import ChainResource
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def definitions(local_stack: LocalStack) -> dg.Definitions:
 
 def test_definitions_validate_as_dagster_would(definitions: dg.Definitions) -> None:
     dg.Definitions.validate_loadable(definitions)
-    assert set(definitions.resources or {}) >= {"s3", "ssm", "lake", "snowflake"}
+    assert set(definitions.resources or {}) >= {"s3", "chains", "lake", "snowflake"}
 
 
 def test_round_trips_through_the_resources_the_assets_use(definitions: dg.Definitions) -> None:
@@ -33,15 +33,15 @@ def test_round_trips_through_the_resources_the_assets_use(definitions: dg.Defini
     seen: dict[str, object] = {}
 
     @dg.asset
-    def round_trip(lake: Lake, ssm: SSMResource, snowflake: SnowflakeResource) -> None:
+    def round_trip(lake: Lake, chains: ChainResource, snowflake: SnowflakeResource) -> None:
         key = f"raw/_probe/{token}.parquet"
         body = io.BytesIO()
         pq.write_table(pa.table({"TOKEN": [token]}), body)
         lake.client().put_object(Bucket=lake.bucket, Key=key, Body=body.getvalue())
         seen["s3"] = pq.read_table(io.BytesIO(lake.client().get_object(Bucket=lake.bucket, Key=key)["Body"].read()))
         name = f"/baton/local/_probe/{token}"
-        ssm.get_client().put_parameter(Name=name, Value=token, Type="SecureString", Overwrite=True)
-        seen["ssm"] = ssm.get_client().get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        chains.ssm().put_parameter(Name=name, Value=token, Type="SecureString", Overwrite=True)
+        seen["ssm"] = chains.ssm().get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
         with snowflake.get_connection() as conn, conn.cursor() as cur:
             cur.execute("CREATE OR REPLACE TABLE RAW._PROBE (TOKEN VARCHAR)")
             cur.execute("INSERT INTO RAW._PROBE VALUES (%s)", (token,))

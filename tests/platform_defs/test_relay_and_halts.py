@@ -21,6 +21,7 @@ import dagster as dg
 import pytest
 
 from lambda_workers.chain.cursor_store import CursorRecord, halt_parameter_name
+from lambda_workers.chain.status import ChainMode, ChainStatus
 from lambda_workers.events import ChainAddress
 from local_stack.home import PROJECT_ROOT
 from local_stack.stack import LocalStack
@@ -106,7 +107,7 @@ def test_relay_mode_is_reported_by_the_sensor_and_runs_the_lake_and_warehouse(
     materializations = [e for e in seen if isinstance(e, dg.AssetMaterialization)]
     assert len(materializations) == 1, seen
     done = materializations[0].metadata
-    assert done["rows"].value == 3000 and done["status"].value == "done"
+    assert done["rows"].value == 3000 and done["status"].value == ChainStatus.DONE
     assert done["links"].value >= 2, "2-second links at 400 ms a page need several links"
     assert done["ssm_parameter"].value == f"/baton/local/chains/prices/{day}"
     assert observations and all("cursor" in o.metadata for o in observations)
@@ -142,7 +143,7 @@ def test_a_halted_relay_chain_fails_its_health_check(
         failed = [e for e in events_for(result, day) if isinstance(e, dg.AssetCheckEvaluation) and not e.passed]
         time.sleep(0.3)
     assert failed, "the halt was reported as a failed chain_healthy check"
-    assert failed[0].check_name == "chain_healthy" and "halted" in (failed[0].description or "")
+    assert failed[0].check_name == "chain_healthy" and ChainStatus.HALTED in (failed[0].description or "")
 
 
 def test_terminating_a_driven_run_halts_its_chain(
@@ -181,7 +182,7 @@ def test_terminating_a_driven_run_halts_its_chain(
     assert settled is not None and after is not None
     assert after.chain_id == record.chain_id
     assert after.link == settled.link, "no link runs after the halt"
-    assert after.status == "halted", "the link in flight saw the halt when it committed"
+    assert after.status == ChainStatus.HALTED, "the link in flight saw the halt when it committed"
 
     vendor_admin(slow_vendor, "/admin/knobs", {"latency_ms": 0})
     again = subprocess.run(
@@ -189,7 +190,7 @@ def test_terminating_a_driven_run_halts_its_chain(
     )
     assert again.returncode == 0, again.stderr.decode()[-2000:]
     resumed, _ = store.load(settings.deployment, chain)
-    assert resumed is not None and resumed.status == "done"
+    assert resumed is not None and resumed.status == ChainStatus.DONE
     assert resumed.chain_id == record.chain_id, "the rerun resumed the halted chain instead of starting over"
     assert resumed.link > after.link and resumed.rows == resumed.total
 
@@ -203,7 +204,7 @@ def wait_for_link(store: Any, deployment: str, chain: ChainAddress, old_chain_id
     while time.monotonic() < deadline:
         record, _ = store.load(deployment, chain)
         if record is not None and record.chain_id != old_chain_id and record.link >= 1:
-            assert record.status == "running", f"the chain ended before it could be stopped: {record}"
+            assert record.status == ChainStatus.RUNNING, f"the chain ended before it could be stopped: {record}"
             return record
         time.sleep(0.2)
     raise AssertionError(f"no link of a new {DATASETS[chain.asset].name} chain committed in {seconds} s")
@@ -213,8 +214,15 @@ def test_the_sensor_forgets_chains_that_finished_days_ago(resources: dict[str, A
     chains = resources["chains"]
     chain = ChainAddress("prices", "2025-01-02")
     old = (datetime.now(UTC) - timedelta(days=3)).isoformat()
-    record = CursorRecord("20250102T000000Z-old00001", "done", {"offset": 3000}, link=2, rows=3000, updated_at=old)
-    record.extra["mode"] = "relay"
+    record = CursorRecord(
+        "20250102T000000Z-old00001",
+        ChainStatus.DONE,
+        {"offset": 3000},
+        link=2,
+        rows=3000,
+        updated_at=old,
+        mode=ChainMode.RELAY,
+    )
     chains.store().commit(chains.deployment, chain, record)
     parameter = f"/baton/{chains.deployment}/chains/prices/2025-01-02"
     result = tick(resources, json.dumps({parameter: "20250102T000000Z-old00001:2:done:ok"}))

@@ -108,3 +108,18 @@ def test_the_stacks_environment_is_all_the_platform_needs(local_stack: LocalStac
     assert settings.chains.vendor_base_url.startswith("http://127.0.0.1:")
     assert settings.snowflake.connection_args["protocol"] == "http"
     assert settings.chains.vendor_secret_parameter == VENDOR_SECRET_PARAMETER
+
+
+def test_the_code_location_loads_on_aws_settings_alone_and_warns_of_nothing() -> None:
+    """No stack, no emulator: the variables are all it takes, and no Beta/Preview/Supersession warning shows."""
+    result = subprocess.run(
+        [sys.executable, "-W", "always", "-c", "import platform_defs.definitions as d; print(len(d.assets))"],
+        env={**{k: v for k, v in os.environ.items() if not k.startswith(("SNOWFLAKE_", "BATON_", "AWS_"))}, **AWS_ENV},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) > 0
+    assert "Warning" not in result.stderr, result.stderr

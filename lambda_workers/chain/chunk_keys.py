@@ -1,0 +1,82 @@
+"""The S3 key of a chunk, formatted and parsed in this one place.
+
+`<prefix>/<chain_id>/chunk-<row_from>-<row_to>.jsonl.gz`: `prefix` is the dataset partition's
+(and shard's) raw or quarantine prefix, the rows are the half-open range the chunk holds, zero-
+padded so that key order is row order. The worker writes these keys and removes a killed
+attempt's leftovers by listing them; the lake reads a chunk's first row and its quarantine twin
+from them. Any of these going out of step with the others would lose or misplace rows.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from lambda_workers.exceptions import ChunkKeyError
+
+__all__ = ["ROW_DIGITS", "SUFFIX", "ChunkKey", "chain_prefix", "chunk_listing", "chunks_from_row"]
+
+ROW_DIGITS = 12
+SUFFIX = ".jsonl.gz"
+_NAME = re.compile(rf"chunk-(?P<row_from>[0-9]{{{ROW_DIGITS},}})-(?P<row_to>[0-9]{{{ROW_DIGITS},}}){re.escape(SUFFIX)}")
+
+
+def chain_prefix(prefix: str, chain_id: str) -> str:
+    """Where one chain's chunks live under the partition's prefix (a chain never mixes with another)."""
+    return f"{prefix}/{chain_id}"
+
+
+def chunk_listing(prefix: str, chain_id: str) -> str:
+    """The listing prefix of exactly the chain's chunks."""
+    return f"{chain_prefix(prefix, chain_id)}/chunk-"
+
+
+def chunks_from_row(prefix: str, chain_id: str, row: int) -> str:
+    """A `StartAfter` for the chain's listing: the keys after it are the chunks starting at `row` or later."""
+    return f"{chunk_listing(prefix, chain_id)}{row:0{ROW_DIGITS}d}"
+
+
+@dataclass(frozen=True)
+class ChunkKey:
+    """One chunk: the rows `row_from` (inclusive) to `row_to` (exclusive) of chain `chain_id`."""
+
+    prefix: str
+    chain_id: str
+    row_from: int
+    row_to: int
+
+    def __post_init__(self) -> None:
+        """Refuse a value whose key would not parse back into the same value."""
+        problem = _problem(self)
+        if problem is not None:
+            raise ChunkKeyError(self.key, problem)
+
+    @property
+    def key(self) -> str:
+        rows = f"{self.row_from:0{ROW_DIGITS}d}-{self.row_to:0{ROW_DIGITS}d}"
+        return f"{chain_prefix(self.prefix, self.chain_id)}/chunk-{rows}{SUFFIX}"
+
+    @classmethod
+    def parse(cls, key: str) -> ChunkKey:
+        """The chunk a key names; `ChunkKeyError` naming the key if it is not a chunk key."""
+        rest, _, name = key.rpartition("/")
+        prefix, _, chain_id = rest.rpartition("/")
+        rows = _NAME.fullmatch(name)
+        if rows is None:
+            raise ChunkKeyError(key, f"its name does not read chunk-<row_from>-<row_to>{SUFFIX}")
+        if not prefix or not chain_id:
+            raise ChunkKeyError(key, "it lacks the prefix or the chain id before the chunk's name")
+        chunk = cls(prefix, chain_id, int(rows["row_from"]), int(rows["row_to"]))
+        if chunk.key != key:
+            raise ChunkKeyError(key, f"its row numbers are not zero-padded to exactly {ROW_DIGITS} digits")
+        return chunk
+
+
+def _problem(chunk: ChunkKey) -> str | None:
+    if not chunk.prefix or chunk.prefix.startswith("/") or chunk.prefix.endswith("/"):
+        return f"the prefix {chunk.prefix!r} must be non-empty, without a leading or trailing '/'"
+    if not chunk.chain_id or "/" in chunk.chain_id:
+        return f"the chain id {chunk.chain_id!r} must be one non-empty path segment"
+    if not 0 <= chunk.row_from < chunk.row_to:
+        return f"the rows {chunk.row_from}-{chunk.row_to} are not a non-empty range from row 0 on"
+    return None
