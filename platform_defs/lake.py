@@ -5,6 +5,9 @@ Every record is accounted for: raw rows = lake rows + quarantined by the worker 
 newest chain wins, since chain ids sort by start time). Rejected rows go to the quarantine zone
 with their reason, like the worker's. The Parquet parts are written before stale parts are
 removed, so a reader never sees a partition with nothing in it.
+
+Typing is Arrow's, a column at a time (`platform_defs.lake_types`), so the lake needs no pandas
+and each raw chunk becomes a compact typed batch as soon as it is read.
 """
 
 from __future__ import annotations
@@ -13,26 +16,23 @@ import gzip
 import io
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from lambda_workers.chain.chunk_keys import SUFFIX as CHUNK_SUFFIX
+from lambda_workers.chain.chunk_keys import ChunkKey
 from platform_defs.datasets import Dataset
+from platform_defs.lake_types import ARROW_TYPES, typed_batch
 
 __all__ = ["PARTITION_COLUMN", "LakeBuild", "build_lake_partition", "lake_files"]
 
-ARROW_TYPES = {
-    "string": pa.string(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us"),
-    "float": pa.float64(),
-    "integer": pa.int64(),
-}
 ROWS_PER_PART = 1_000_000
 PARTITION_COLUMN = "_partition"  # lets the warehouse replace exactly one partition on reload
+_ORDINAL = "__ordinal"  # delivery order across the partition's chunks: the last delivery of a key wins
 
 
 @dataclass(frozen=True)
@@ -48,34 +48,38 @@ class LakeBuild:
 
 def build_lake_partition(s3: Any, bucket: str, dataset: Dataset, raw_prefix: str, lake_partition: str) -> LakeBuild:
     """Rebuild `lake/<dataset>/<lake_partition>/` from every chunk under `raw_prefix`."""
-    chunk_keys = sorted(_list_keys(s3, bucket, raw_prefix + "/", suffix=".jsonl.gz"))
+    chunk_keys = sorted(_list_keys(s3, bucket, raw_prefix + "/", suffix=CHUNK_SUFFIX))
     # One listing of the quarantine zone rather than a GET per chunk: most chunks have no twin.
-    twins = set(_list_keys(s3, bucket, _quarantine_twin(raw_prefix) + "/", suffix=".jsonl.gz"))
-    frames = []
-    quarantined = 0
+    twins = set(_list_keys(s3, bucket, _quarantine_twin(raw_prefix) + "/", suffix=CHUNK_SUFFIX))
+    batches: list[pa.Table] = []
+    rejects: list[dict[str, Any]] = []
+    quarantined = raw_rows = 0
     for key in chunk_keys:
+        chunk = ChunkKey.parse(key)
         records = _read_jsonl(s3, bucket, key)
-        twin = _quarantine_twin(key)
+        twin = replace(chunk, prefix=_quarantine_twin(chunk.prefix)).key
         bad_rows = {r["row"] for r in _read_jsonl(s3, bucket, twin)} if twin in twins else set()
-        quarantined += len(bad_rows)
-        first_row = int(key.rsplit("/chunk-", 1)[1].split("-")[0])
-        kept = [r for i, r in enumerate(records) if first_row + i not in bad_rows]
-        if kept:
-            frames.append(pd.DataFrame.from_records(kept, columns=[c.name for c in dataset.columns]))
-    raw_rows = quarantined + sum(len(f) for f in frames)
-    frame = pd.concat(frames, ignore_index=True) if frames else _empty(dataset)
-    typed, rejects = _typed(frame, dataset)
+        kept = [r for i, r in enumerate(records) if chunk.row_from + i not in bad_rows]
+        quarantined += len(records) - len(kept)
+        raw_rows += len(records)
+        batch = typed_batch(kept, dataset.columns)
+        rejects += batch.rejects
+        table = batch.table
+        ordinals = pa.array(range(raw_rows - len(records), raw_rows - len(records) + table.num_rows), pa.int64())
+        batches.append(table.append_column(_ORDINAL, ordinals))
+    schema = pa.schema([(c.name, ARROW_TYPES[c.type]) for c in dataset.columns] + [(_ORDINAL, pa.int64())])
+    typed = pa.concat_tables(batches) if batches else schema.empty_table()
     if rejects:
         _write_rejects(s3, bucket, dataset, lake_partition, rejects)
-    deduped = typed.drop_duplicates(subset=list(dataset.key), keep="last").sort_values(list(dataset.key))
-    deduped[PARTITION_COLUMN] = lake_partition
-    files = _write_parts(s3, bucket, dataset.lake_prefix(lake_partition), deduped, dataset)
+    deduped = _newest_per_key(typed, list(dataset.key)).drop_columns([_ORDINAL])
+    deduped = deduped.append_column(PARTITION_COLUMN, pa.array([lake_partition] * deduped.num_rows, pa.string()))
+    files = _write_parts(s3, bucket, dataset.lake_prefix(lake_partition), deduped)
     return LakeBuild(
         raw_rows=raw_rows,
         quarantined=quarantined,
         rejected=len(rejects),
-        duplicates=len(typed) - len(deduped),
-        lake_rows=len(deduped),
+        duplicates=typed.num_rows - deduped.num_rows,
+        lake_rows=deduped.num_rows,
         chunks=len(chunk_keys),
         files=tuple(files),
     )
@@ -85,43 +89,16 @@ def lake_files(s3: Any, bucket: str, dataset: Dataset, lake_partition: str) -> l
     return sorted(_list_keys(s3, bucket, dataset.lake_prefix(lake_partition) + "/", suffix=".parquet"))
 
 
-def _typed(frame: pd.DataFrame, dataset: Dataset) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """Cast each column to its type; a row whose value will not cast is rejected with the reason."""
-    out = pd.DataFrame(index=frame.index)
-    reasons = pd.Series("", index=frame.index)
-    for column in dataset.columns:
-        raw = frame[column.name]
-        present = raw.notna() & (raw.astype("string") != "")
-        if column.type in ("date", "timestamp"):
-            cast = pd.to_datetime(raw.where(present), errors="coerce", utc=True, format="ISO8601")
-            cast = cast.dt.tz_localize(None)
-            out[column.name] = cast.dt.date if column.type == "date" else cast
-        elif column.type in ("float", "integer"):
-            cast = pd.to_numeric(raw.where(present), errors="coerce")
-            if column.type == "integer":
-                fractional = cast.notna() & (cast % 1 != 0)
-                cast = cast.where(~fractional)
-                out[column.name] = cast.astype("Int64")
-            else:
-                out[column.name] = cast.astype("float64")
-        else:
-            cast = raw.where(present)
-            out[column.name] = cast.astype("string")
-        failed = present & cast.isna()
-        reasons[failed & (reasons == "")] = f"{column.name!r} is not a valid {column.type}"
-        if column.required:
-            reasons[~present & (reasons == "")] = f"{column.name!r} is missing"
-    bad = reasons != ""
-    rejects = [
-        {"reason": reason, "record": {k: _plain(v) for k, v in record.items()}}
-        for reason, record in zip(reasons[bad], frame[bad].to_dict(orient="records"), strict=True)
-    ]
-    return out[~bad], rejects
+def _newest_per_key(table: pa.Table, key: list[str]) -> pa.Table:
+    """One row per key, the last delivered (highest ordinal), sorted by the key."""
+    if table.num_rows == 0:
+        return table
+    newest = table.group_by(key, use_threads=False).aggregate([(_ORDINAL, "max")])[f"{_ORDINAL}_max"]
+    kept = table.filter(pc.is_in(table[_ORDINAL], value_set=newest))
+    return kept.sort_by([(name, "ascending") for name in key])
 
 
-def _write_parts(s3: Any, bucket: str, prefix: str, frame: pd.DataFrame, dataset: Dataset) -> list[str]:
-    schema = pa.schema([(c.name, ARROW_TYPES[c.type]) for c in dataset.columns] + [(PARTITION_COLUMN, pa.string())])
-    table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+def _write_parts(s3: Any, bucket: str, prefix: str, table: pa.Table) -> list[str]:
     keys = []
     for part, start in enumerate(range(0, max(table.num_rows, 1), ROWS_PER_PART)):
         buffer = io.BytesIO()
@@ -141,8 +118,9 @@ def _write_rejects(s3: Any, bucket: str, dataset: Dataset, partition: str, rejec
     s3.put_object(Bucket=bucket, Key=key, Body=body)
 
 
-def _quarantine_twin(raw_key: str) -> str:
-    return "quarantine/" + raw_key.removeprefix("raw/")
+def _quarantine_twin(raw_prefix: str) -> str:
+    """The quarantine zone's prefix for a raw one: the worker writes a chunk's rejects under the same path there."""
+    return "quarantine/" + raw_prefix.removeprefix("raw/")
 
 
 def _read_jsonl(s3: Any, bucket: str, key: str) -> list[dict[str, Any]]:
@@ -155,11 +133,3 @@ def _list_keys(s3: Any, bucket: str, prefix: str, suffix: str) -> Iterator[str]:
         for obj in page.get("Contents", []):
             if obj["Key"].endswith(suffix):
                 yield obj["Key"]
-
-
-def _empty(dataset: Dataset) -> pd.DataFrame:
-    return pd.DataFrame({c.name: pd.Series(dtype="object") for c in dataset.columns})
-
-
-def _plain(value: Any) -> Any:
-    return None if value is None or (isinstance(value, float) and value != value) else value

@@ -14,6 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 import snowflake.connector
 
+from lambda_workers.chain.link_result import LinkResult
+from lambda_workers.chain.status import ChainStatus
 from lambda_workers.handler import lambda_handler
 from local_stack.stack import LocalStack
 from platform_defs.datasets import DATASETS
@@ -51,7 +53,7 @@ def warehouse(local_stack: LocalStack) -> Any:
     conn.close()
 
 
-def extract(s3: Any, bucket: str, files: dict[str, str]) -> dict[str, Any]:
+def extract(s3: Any, bucket: str, files: dict[str, str]) -> LinkResult:
     for name, body in files.items():
         s3.put_object(Bucket=bucket, Key=f"landing/corporate_actions/{name}", Body=body.encode())
     dataset = DATASETS["corporate_actions"]
@@ -67,8 +69,8 @@ def extract(s3: Any, bucket: str, files: dict[str, str]) -> dict[str, Any]:
         "quarantine_prefix": dataset.quarantine_prefix("all"),
         "validation": dataset.validation,
     }
-    result = lambda_handler(event, DeadlineContext(10_000))
-    assert result["status"] == "done"
+    result = LinkResult.from_payload(lambda_handler(event, DeadlineContext(10_000)))
+    assert result.status == ChainStatus.DONE
     return result
 
 
@@ -90,7 +92,7 @@ def test_every_raw_row_is_in_the_lake_or_accounted_for(lake: tuple[Any, str]) ->
     dataset = DATASETS["corporate_actions"]
     build = build_lake_partition(s3, bucket, dataset, dataset.raw_prefix("all"), "all")
     assert (build.raw_rows, build.quarantined, build.rejected, build.duplicates, build.lake_rows) == (5, 1, 1, 1, 2)
-    assert build.raw_rows == extracted["rows"]
+    assert build.raw_rows == extracted.rows
     assert build.raw_rows == build.lake_rows + build.quarantined + build.rejected + build.duplicates
     table = pq.read_table(io.BytesIO(s3.get_object(Bucket=bucket, Key=build.files[0])["Body"].read()))
     assert str(table.schema.field("ex_date").type) == "date32[day]"

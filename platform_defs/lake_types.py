@@ -1,0 +1,174 @@
+"""A dataset's column types in Arrow: raw records in, a typed table and the rejected rows out.
+
+Each column is typed in one vectorised Arrow cast; only a column whose cast fails (a value that
+is not of its type) is typed again value by value, to tell exactly which rows to reject and
+why. The value-by-value rules are the definition; the vectorised cast is their fast path.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["ARROW_TYPES", "TypedBatch", "typed_batch"]
+
+ARROW_TYPES: Mapping[str, pa.DataType] = {
+    "string": pa.string(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us"),  # UTC, without a zone: Snowflake's TIMESTAMP_NTZ
+    "float": pa.float64(),
+    "integer": pa.int64(),
+}
+
+
+class ColumnSpec(Protocol):
+    name: str
+    type: str
+    required: bool
+
+
+@dataclass(frozen=True)
+class TypedBatch:
+    table: pa.Table  # the rows whose every value took its type
+    rejects: list[dict[str, Any]]  # {"reason", "record"} for each row that did not
+
+
+class _Invalid(ValueError):
+    """A value that does not take its column's type."""
+
+
+def typed_batch(records: Sequence[Mapping[str, Any]], columns: Sequence[ColumnSpec]) -> TypedBatch:
+    """Type `records` column by column; a row with a bad value, or missing a required one, is rejected.
+
+    A row's reason names the first of its columns (in declared order) that is bad or missing.
+    """
+    arrays: dict[str, pa.Array] = {}
+    reasons = pa.nulls(len(records), pa.string())
+    for column in columns:
+        values = [record.get(column.name) for record in records]
+        typed, invalid = _typed_column(values, column.type)
+        missing = pc.is_null(typed) if column.required else pa.array([False] * len(values), pa.bool_())
+        missing = pc.and_(missing, pc.invert(invalid))
+        reasons = pc.if_else(
+            pc.and_(pc.is_null(reasons), invalid), f"{column.name!r} is not a valid {column.type}", reasons
+        )
+        reasons = pc.if_else(pc.and_(pc.is_null(reasons), missing), f"{column.name!r} is missing", reasons)
+        arrays[column.name] = typed
+    table = pa.table(arrays, schema=pa.schema([(c.name, ARROW_TYPES[c.type]) for c in columns]))
+    bad = pc.is_valid(reasons)
+    rejects = [
+        {"reason": reason, "record": {c.name: records[index].get(c.name) for c in columns}}
+        for index, reason in enumerate(reasons.to_pylist())
+        if reason is not None
+    ]
+    return TypedBatch(table.filter(pc.invert(bad)) if rejects else table, rejects)
+
+
+def _typed_column(values: list[Any], type_name: str) -> tuple[pa.Array, pa.Array]:
+    """The column as its Arrow type, and which values were present but not of that type.
+
+    An absent value (None, or an empty string) is null, never invalid.
+    """
+    target = ARROW_TYPES[type_name]
+    try:
+        return _cast_all(values, type_name, target), pa.array([False] * len(values), pa.bool_())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, _Invalid):
+        one = _ONE_VALUE[type_name]
+        typed: list[Any] = []
+        invalid: list[bool] = []
+        for value in values:
+            try:
+                typed.append(None if _absent(value) else one(value))
+                invalid.append(False)
+            except (_Invalid, ValueError, TypeError, OverflowError):
+                typed.append(None)
+                invalid.append(True)
+        return pa.array(typed, target), pa.array(invalid, pa.bool_())
+
+
+def _cast_all(values: list[Any], type_name: str, target: pa.DataType) -> pa.Array:
+    """The fast path: one Arrow cast of the whole column; raises when any value will not take the type."""
+    inferred = pa.array([None if _absent(value) else value for value in values])
+    if pa.types.is_null(inferred.type):
+        return pa.nulls(len(values), target)
+    if type_name == "string":
+        if not pa.types.is_string(inferred.type):
+            raise _Invalid("not all strings")
+        return inferred
+    if type_name in ("float", "integer"):
+        if not (
+            pa.types.is_integer(inferred.type)
+            or pa.types.is_floating(inferred.type)
+            or pa.types.is_string(inferred.type)
+        ):
+            raise _Invalid("not numbers")
+        numbers = pc.cast(inferred, pa.float64()) if not pa.types.is_integer(inferred.type) else inferred
+        fractional = type_name == "integer" and pa.types.is_floating(numbers.type)
+        if fractional and pc.all(pc.equal(numbers, pc.floor(numbers))).as_py() is False:
+            raise _Invalid("a fraction")
+        if pa.types.is_floating(numbers.type) and pc.any(pc.is_nan(numbers)).as_py():
+            raise _Invalid("NaN")
+        return pc.cast(numbers, target)
+    if not pa.types.is_string(inferred.type):
+        raise _Invalid("not text")
+    if type_name == "date":
+        if pc.all(pc.equal(pc.utf8_length(inferred), 10)).as_py() is False:
+            raise _Invalid("not a plain date")
+        return pc.cast(inferred, pa.date32())
+    try:
+        return pc.cast(pc.cast(inferred, pa.timestamp("us", tz="UTC")), target)
+    except pa.ArrowInvalid:
+        return pc.cast(inferred, target)
+
+
+def _absent(value: Any) -> bool:
+    return value is None or value == ""
+
+
+def _as_number(value: Any) -> float:
+    if isinstance(value, bool):
+        raise _Invalid("a boolean")
+    number = float(value)
+    if math.isnan(number):
+        raise _Invalid("NaN")
+    return number
+
+
+def _as_integer(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    number = _as_number(value)
+    if number != math.floor(number):
+        raise _Invalid("a fraction")
+    return int(number)
+
+
+def _as_string(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _as_timestamp(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise _Invalid("not text")
+    parsed = datetime.fromisoformat(value)
+    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+
+
+def _as_date(value: Any) -> date:
+    return _as_timestamp(value).date()
+
+
+_ONE_VALUE: Mapping[str, Callable[[Any], Any]] = {
+    "string": _as_string,
+    "date": _as_date,
+    "timestamp": _as_timestamp,
+    "float": _as_number,
+    "integer": _as_integer,
+}
