@@ -29,6 +29,7 @@ from local_stack.home import PROJECT_ROOT
 from local_stack.stack import LocalStack
 from platform_defs.chain_clients import lambda_client
 from platform_defs.deploy import deploy_chain_function
+from platform_defs.instance_config import write_dagster_home
 from platform_defs.settings import load_settings
 
 if TYPE_CHECKING:
@@ -57,13 +58,10 @@ def chromium() -> str:
 def dagster_home(tmp_path: Path) -> Path:
     """A DAGSTER_HOME of the test's own, so the UI shows exactly the run this test made.
 
-    Telemetry is off because nothing may leave the machine; the community dialog (`nux`) is off
-    because on 127.0.0.1 it opens over every page and would hide what the test looks at.
+    Its dagster.yaml is the one `baton dev` writes: with the community dialog (`nux`) off, the UI
+    opens straight on the page the test looks at, as it does for a user.
     """
-    home = tmp_path / "dagster"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
-    return home
+    return write_dagster_home(tmp_path / "dagster")
 
 
 @pytest.fixture

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
@@ -11,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from dagster_snowflake import SnowflakeResource
 
+from local_stack.home import PROJECT_ROOT
 from local_stack.stack import LocalStack
 from platform_defs.resources import Lake
 from platform_defs.resources.chains import ChainResource
@@ -56,3 +60,14 @@ def test_round_trips_through_the_resources_the_assets_use(definitions: dg.Defini
     assert seen["ssm"] == token
     assert seen["snowflake"] == [(token,)]
     assert {"RAW", "ANALYTICS"} <= seen["schemas"]  # type: ignore[operator]
+
+
+def test_dagster_project_cli_loads_the_code_location(local_stack: LocalStack) -> None:
+    """`dg check defs` and `dg list defs` work on the project ([tool.dg]), beside workspace.yaml."""
+    dg_cli = str(Path(sys.executable).with_name("dg"))
+    for command in (["check", "defs"], ["list", "defs", "--json"]):
+        result = subprocess.run(
+            [dg_cli, *command], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=180, check=False
+        )
+        assert result.returncode == 0, result.stderr
+    assert '"raw/prices"' in result.stdout or "raw/prices" in result.stdout
