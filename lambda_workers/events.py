@@ -28,7 +28,7 @@ from typing import Any
 from lambda_workers.chain.status import ChainMode
 from lambda_workers.exceptions import EventError
 
-__all__ = ["SCHEMA_VERSION", "ChainAddress", "LinkEvent", "Validation", "parse_event"]
+__all__ = ["DEFAULT_CHECKPOINT_SECONDS", "SCHEMA_VERSION", "ChainAddress", "LinkEvent", "Validation", "parse_event"]
 
 SCHEMA_VERSION = 1
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
@@ -57,6 +57,10 @@ class ChainAddress:
         return cls(*parts)
 
 
+DEFAULT_CHECKPOINT_SECONDS = 30.0
+"""A link commits its cursor at least this often: a kill loses at most this much work."""
+
+
 @dataclass(frozen=True)
 class Validation:
     """Per-record checks; a record that fails one is quarantined with the reason, not dropped."""
@@ -80,6 +84,7 @@ class LinkEvent:
     validation: Validation
     chain_id: str | None = None
     link: int | None = None
+    checkpoint_seconds: float = DEFAULT_CHECKPOINT_SECONDS
 
     def continuation(self, chain_id: str, link: int) -> dict[str, Any]:
         """The event that runs link `link` of the same chain (what relay mode sends itself)."""
@@ -101,6 +106,7 @@ class LinkEvent:
             "sink": {"bucket": self.bucket, "prefix": self.prefix},
             "quarantine_prefix": self.quarantine_prefix,
             "validation": {"required": list(self.validation.required), "types": dict(self.validation.types)},
+            "checkpoint_seconds": self.checkpoint_seconds,
         }
         if self.chain_id is not None:
             event["chain_id"] = self.chain_id
@@ -145,6 +151,7 @@ def parse_event(event: Any) -> LinkEvent:
         validation=_validation(event.get("validation")),
         chain_id=chain_id,
         link=link,
+        checkpoint_seconds=_seconds(event, "checkpoint_seconds", DEFAULT_CHECKPOINT_SECONDS),
     )
 
 
@@ -181,6 +188,13 @@ def _integer(container: Mapping[str, Any], name: str, minimum: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise EventError(name, f"must be an integer >= {minimum}; got {value!r}")
     return value
+
+
+def _seconds(container: Mapping[str, Any], name: str, default: float) -> float:
+    value = container.get(name, default)
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value <= 900:
+        raise EventError(name, f"must be a number of seconds above 0 and at most 900; got {value!r}")
+    return float(value)
 
 
 def _boolean(container: Mapping[str, Any], name: str, default: bool) -> bool:

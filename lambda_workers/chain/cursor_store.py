@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 RECORD_LIMIT_BYTES = 4096  # a standard parameter's value
-RECORD_VERSION = 2
+RECORD_VERSION = 3  # 3 adds restarts and previous_chain_id; a version-2 record reads with their defaults
 """The record schema this code writes.
 
 1 (a record without `version`): `mode`, `memory_mb` and `last_request_id` in an `extra` object.
@@ -83,6 +83,8 @@ class CursorRecord:
     mode: ChainMode | None = None  # set by every link: a relay chain is watched by a sensor, a driven one by its caller
     memory_mb: int | None = None  # the function's memory in the last link: with billed_ms, the chain's cost
     last_request_id: str | None = None  # the last link's invocation, to find its log
+    restarts: int = 0  # times the watchdog resumed the chain after a link died; bounded
+    previous_chain_id: str | None = None  # a pending chain's predecessor, whose cursor an incremental start resumes
     version: int = field(default=RECORD_VERSION, init=False)  # always this code's: reading migrates older records
 
     def to_json(self) -> str:

@@ -16,6 +16,11 @@ __all__ = ["RECORD_STATUSES", "ChainMode", "ChainStatus", "LinkOutcome"]
 class ChainStatus(StrEnum):
     """Where a chain stands, as its cursor record (or, for `ABSENT`, the lack of one) says."""
 
+    PENDING = "pending"
+    """Registered by its driver before the first link is invoked; no link has committed yet.
+
+    The record holds the new chain's id, so a first link that dies before its first commit
+    leaves a chain that `baton chains list` shows and the watchdog can start again."""
     RUNNING = "running"
     DONE = "done"
     HALTED = "halted"
@@ -24,7 +29,7 @@ class ChainStatus(StrEnum):
     """No record: the chain never ran. Only a link's result says this; a record never does."""
 
 
-RECORD_STATUSES = (ChainStatus.RUNNING, ChainStatus.DONE, ChainStatus.HALTED, ChainStatus.FAILED)
+RECORD_STATUSES = (ChainStatus.PENDING, ChainStatus.RUNNING, ChainStatus.DONE, ChainStatus.HALTED, ChainStatus.FAILED)
 """The statuses a committed cursor record may have."""
 
 

@@ -78,7 +78,7 @@ def test_a_payload_of_the_workers_before_link_outcome_still_reads() -> None:
     [
         ({"rows": None}, "has rows None, not an integer"),
         ({"link": True}, "has link True, not an integer"),
-        ({"status": "paused"}, "has status 'paused', not one of running, done, halted, failed, absent"),
+        ({"status": "paused"}, "has status 'paused', not one of pending, running, done, halted, failed, absent"),
         ({"cursor": [1]}, "has cursor [1], not a JSON object"),
         ({"window_closed": "no"}, "has window_closed 'no', not true or false"),
         ({"link_ms": "fast"}, "has link_ms 'fast', not a number"),
