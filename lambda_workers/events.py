@@ -136,7 +136,7 @@ def parse_event(event: Any) -> LinkEvent:
     link: int | None = None
     if action == "continue":
         chain_id = _segment(event, "chain_id", "chain_id")
-        link = _integer(event, "link", minimum=2)
+        link = _integer(event, "link", minimum=1)
     return LinkEvent(
         action=action,
         deployment=_segment(event, "deployment", "deployment"),

@@ -20,6 +20,7 @@ __all__ = [
     "ChunkKeyError",
     "CursorRecordError",
     "EventError",
+    "LinkBusyError",
     "LinkDiedError",
     "LinkResultError",
     "RetryLaterError",
@@ -104,6 +105,16 @@ class RetryLaterError(WorkerError):
         return cls(match["reason"], float(match["wait"])) if match else None
 
 
+class LinkBusyError(WorkerError):
+    """This very request's earlier attempt still holds the link's lease, so it died without releasing it.
+
+    Lambda retries an asynchronous event only after the attempt ended, so the holder is gone; but
+    only the platform (which sees the failure through the on-failure destination, or the failed
+    synchronous invoke) may break a lease. Raising makes Lambda retry, then report the event to
+    the destination, where the watchdog breaks the lease and resumes the chain.
+    """
+
+
 class ChunkKeyError(WorkerError, ValueError):
     """An S3 key is not a chunk key: the lake cannot tell which rows it holds."""
 
@@ -150,7 +161,16 @@ class UnexpectedLinkError(WorkerError):
 
 _RAISED_IN_LAMBDA: Mapping[str, type[WorkerError]] = {
     cls.__name__: cls
-    for cls in (WorkerError, EventError, CursorRecordError, ChainBusyError, SourceError, RetryLaterError, ChunkKeyError)
+    for cls in (
+        WorkerError,
+        EventError,
+        CursorRecordError,
+        ChainBusyError,
+        LinkBusyError,
+        SourceError,
+        RetryLaterError,
+        ChunkKeyError,
+    )
 }
 """The errors a link may raise, by the name Lambda reports them under."""
 

@@ -19,6 +19,7 @@ import boto3
 
 from lambda_workers.chain.chunks import ChunkWriter
 from lambda_workers.chain.cursor_store import SsmCursorStore
+from lambda_workers.chain.fence import LinkFence
 from lambda_workers.chain.relay import LambdaRelay
 from lambda_workers.chain.runner import ChainRunner, LambdaContext
 from lambda_workers.chain.status import ChainMode
@@ -54,5 +55,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     )
     source = build_source(link_event.source, source_context)
     relay = LambdaRelay(_client("lambda"), context.invoked_function_arn) if link_event.mode == ChainMode.RELAY else None
-    runner = ChainRunner(SsmCursorStore(_client("ssm")), ChunkWriter(_client("s3"), link_event.bucket), relay)
+    fence = LinkFence(_client("s3"), link_event.bucket, link_event.deployment)
+    runner = ChainRunner(SsmCursorStore(_client("ssm")), ChunkWriter(_client("s3"), link_event.bucket), fence, relay)
     return runner.run_link(link_event, source, context).to_payload()

@@ -1,9 +1,12 @@
-"""One link of a relay chain: decide, work within the time budget, write, commit, hand on.
+"""One link of a relay chain: decide, claim, work within the time budget, write, commit, hand on.
 
 Order matters for safety: every page's chunk is durably in S3 before the cursor that covers it
 is committed to Parameter Store. A link killed anywhere is re-run from the last committed
 cursor; it rewrites the same chunk keys and first removes what the killed attempt wrote past
-that cursor, so nothing is lost and nothing is duplicated.
+that cursor, so nothing is lost and nothing is duplicated. Before it writes anything, a link
+claims its lease (`lambda_workers.chain.fence`): of two copies of one link, only the holder
+writes, commits and hands on; the other ends as a duplicate. The holder commits at least every
+`checkpoint_seconds`, renewing its lease each time, so a kill loses at most that much work.
 """
 
 from __future__ import annotations
@@ -21,14 +24,15 @@ from lambda_workers.chain.budget import TimeBudget
 from lambda_workers.chain.chunk_keys import ChunkKey, chain_prefix
 from lambda_workers.chain.chunks import ChunkWriter, encode_jsonl
 from lambda_workers.chain.cursor_store import CursorRecord, CursorStore, parameter_name
+from lambda_workers.chain.fence import LEASE_MARGIN_SECONDS, Lease, LeaseLostError, LinkFence, LinkHeldError
 from lambda_workers.chain.link_result import LinkResult
 from lambda_workers.chain.status import ChainMode, ChainStatus, LinkOutcome
 from lambda_workers.chain.validation import record_problem
 from lambda_workers.events import LinkEvent
-from lambda_workers.exceptions import ChainBusyError, RetryLaterError
+from lambda_workers.exceptions import ChainBusyError, LinkBusyError, RetryLaterError
 from lambda_workers.sources.base import Page, Source
 
-__all__ = ["ChainRunner", "LambdaContext", "Relay"]
+__all__ = ["ChainRunner", "LambdaContext", "Relay", "new_chain_id"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +48,11 @@ class Relay(Protocol):
     """Hands the baton on in relay mode: runs the next link asynchronously."""
 
     def send(self, event: dict[str, Any]) -> None: ...
+
+
+def new_chain_id(now: datetime) -> str:
+    """A chain id that sorts by start time, so readers can tell which of a partition's chains is newest."""
+    return f"{now:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
 
 
 @dataclass
@@ -62,16 +71,27 @@ class _Work:
     detail: str | None = None
 
 
+@dataclass
+class _Holding:
+    """The lease this link holds, and the marks of its last commit: when (for checkpoints) and billed from."""
+
+    lease: Lease
+    deadline: float  # epoch seconds: the invocation's own deadline
+    committed_at: float  # perf_counter of the last commit (or the link's start)
+
+
 class ChainRunner:
     def __init__(
         self,
         store: CursorStore,
         writer: ChunkWriter,
+        fence: LinkFence,
         relay: Relay | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
         self._store = store
         self._writer = writer
+        self._fence = fence
         self._relay = relay
         self._now = now
 
@@ -88,22 +108,54 @@ class ChainRunner:
             record.last_error = f"max_links {event.max_links} reached with the source not exhausted (runaway guard)"
             self._commit(event, record, started)
             return self._result(event, record, _Work(0, LinkOutcome.MAX_LINKS), started, context)
+        try:
+            holding = self._claim(event, record, context, started)
+        except LinkHeldError as exc:
+            if exc.holder.request_id == context.aws_request_id:
+                raise LinkBusyError(f"{exc}: an earlier attempt of this request died holding it") from exc
+            logger.warning("another copy runs this link: %s", exc)
+            return self._result(event, record, _Work(0, LinkOutcome.DUPLICATE, str(exc)), started, context)
+        record.last_request_id = context.aws_request_id
+        record.mode = event.mode  # a relay chain is watched by a sensor, a driven one by its caller
+        record.memory_mb = int(context.memory_limit_in_mb)  # with billed_ms: the chain's cost
         if not decision.fresh:
             self._writer.discard_uncommitted(event.prefix, record.chain_id, record.rows)
             self._writer.discard_uncommitted(event.quarantine_prefix, record.chain_id, record.rows)
         budget = TimeBudget(context.get_remaining_time_in_millis, record.page_ms, record.commit_ms)
-        work = self._work(event, source, record, budget)
+        try:
+            work = self._work(event, source, record, budget, holding)
+            return self._finish(event, record, budget, holding, work, started, context)
+        except LeaseLostError as exc:
+            # This copy outlived its lease and another took the link over: it must not commit.
+            logger.warning("lease lost, nothing committed: %s", exc)
+            return self._result(event, record, _Work(0, LinkOutcome.DUPLICATE, str(exc)), started, context)
+
+    def _claim(self, event: LinkEvent, record: CursorRecord, context: LambdaContext, started: float) -> _Holding:
+        deadline = time.time() + context.get_remaining_time_in_millis() / 1000
+        lease = self._fence.claim(
+            event.chain, record.chain_id, record.link + 1, context.aws_request_id, deadline + LEASE_MARGIN_SECONDS
+        )
+        return _Holding(lease, deadline, started)
+
+    def _finish(
+        self,
+        event: LinkEvent,
+        record: CursorRecord,
+        budget: TimeBudget,
+        holding: _Holding,
+        work: _Work,
+        started: float,
+        context: LambdaContext,
+    ) -> LinkResult:
         record.link += 1
-        record.last_request_id = context.aws_request_id
-        record.mode = event.mode  # a relay chain is watched by a sensor, a driven one by its caller
-        record.memory_mb = int(context.memory_limit_in_mb)  # with billed_ms: the chain's cost
         record.page_ms = round(budget.page_ms, 1)
         if record.status == ChainStatus.RUNNING and self._store.halt_requested(event.deployment, event.chain):
             # Asked to stop while this link worked (its caller was terminated, say): keep the
             # work, and leave the chain visibly halted rather than running with nobody driving it.
             record.status = ChainStatus.HALTED
             record.last_error = "halted on request"
-        self._commit(event, record, started, budget)
+        self._commit_held(event, record, budget, holding)
+        self._fence.release(holding.lease, event.chain)
         if self._relay is not None and event.mode == ChainMode.RELAY and record.status == ChainStatus.RUNNING:
             self._relay.send(event.continuation(record.chain_id, record.link + 1))
         return self._result(event, record, work, started, context, pages=budget.pages_this_link)
@@ -123,6 +175,13 @@ class ChainRunner:
             return _Decision(record, False)
         if halt:
             return self._halt(event, record) if record is not None else _Decision(None, False, LinkOutcome.HALTED)
+        if record is not None and record.status == ChainStatus.PENDING:
+            # Registered by the driver, under the id it chose: a killed first attempt may have
+            # written chunks there, so not fresh.
+            incremental = record.previous_chain_id is not None and not event.full_refresh
+            record.cursor = source.resume_cursor(record.cursor) if incremental else source.initial_cursor()
+            record.status = ChainStatus.RUNNING
+            return _Decision(record, False)
         if record is None or event.full_refresh:
             return _Decision(self._new_chain(source.initial_cursor()), True)
         if record.status == ChainStatus.DONE:
@@ -149,19 +208,22 @@ class ChainRunner:
         return _Decision(None, False, LinkOutcome.HALTED)
 
     def _new_chain(self, cursor: dict[str, Any]) -> CursorRecord:
-        """A chain whose id sorts by start time, so readers can tell which of a partition's chains is newest."""
         now = self._now()
-        chain_id = f"{now:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
         return CursorRecord(
-            chain_id=chain_id,
+            chain_id=new_chain_id(now),
             status=ChainStatus.RUNNING,
             cursor=cursor,
             started_at=now.isoformat(),
             updated_at=now.isoformat(),
         )
 
-    def _work(self, event: LinkEvent, source: Source, record: CursorRecord, budget: TimeBudget) -> _Work:
-        """Fetch and write pages while the budget allows; leave the record ready to commit."""
+    def _work(
+        self, event: LinkEvent, source: Source, record: CursorRecord, budget: TimeBudget, holding: _Holding
+    ) -> _Work:
+        """Fetch and write pages while the budget allows, with a checkpoint every `checkpoint_seconds`.
+
+        Leaves the record ready for the link's final commit.
+        """
         record.prefix = chain_prefix(event.prefix, record.chain_id)
         link_rows = 0
         while budget.can_afford_page():
@@ -183,6 +245,8 @@ class ChainRunner:
                 record.status = ChainStatus.DONE
                 record.window_closed = page.window_closed
                 return _Work(link_rows, LinkOutcome.EXHAUSTED)
+            if time.perf_counter() - holding.committed_at >= event.checkpoint_seconds:
+                self._commit_held(event, record, budget, holding)
         return _Work(link_rows, LinkOutcome.BUDGET_SPENT)
 
     def _write_page(self, event: LinkEvent, record: CursorRecord, page: Page) -> None:
@@ -207,14 +271,21 @@ class ChainRunner:
         if page.total is not None:
             record.total = page.total
 
-    def _commit(self, event: LinkEvent, record: CursorRecord, started: float, budget: TimeBudget | None = None) -> None:
+    def _commit_held(self, event: LinkEvent, record: CursorRecord, budget: TimeBudget, holding: _Holding) -> None:
+        """Renew the lease (`LeaseLostError` if another copy has it), then commit the record."""
+        holding.lease = self._fence.renew(holding.lease, event.chain, holding.deadline + LEASE_MARGIN_SECONDS)
+        commit_started = self._commit(event, record, holding.committed_at)
+        budget.observe_commit((time.perf_counter() - commit_started) * 1000)
+        record.commit_ms = round(budget.commit_ms, 1)
+        holding.committed_at = commit_started
+
+    def _commit(self, event: LinkEvent, record: CursorRecord, billed_from: float) -> float:
+        """Commit the record, billing the time since `billed_from`; return when the commit began."""
         record.updated_at = self._now().isoformat()
-        record.billed_ms += int((time.perf_counter() - started) * 1000) + 1
         commit_started = time.perf_counter()
+        record.billed_ms += int((commit_started - billed_from) * 1000) + 1
         self._store.commit(event.deployment, event.chain, record)
-        if budget is not None:
-            budget.observe_commit((time.perf_counter() - commit_started) * 1000)
-            record.commit_ms = round(budget.commit_ms, 1)
+        return commit_started
 
     def _result(
         self,

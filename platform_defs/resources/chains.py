@@ -18,6 +18,7 @@ from typing import Any
 from dagster import ConfigurableResource, Failure
 
 from lambda_workers.chain.cursor_store import CursorRecord, SsmCursorStore
+from lambda_workers.chain.fence import LinkFence
 from lambda_workers.chain.link_result import LinkResult
 from lambda_workers.chain.status import ChainMode, ChainStatus
 from lambda_workers.events import ChainAddress, LinkEvent, Validation
@@ -156,6 +157,10 @@ class ChainResource(ConfigurableResource):
             problem, error = payload, error_from_payload(payload)
             if error.permanent:
                 break
+            # The invocation has ended, so its lease (if it claimed one) guards nothing: break it,
+            # or the retry would find the link taken until the dead attempt's deadline.
+            fence = LinkFence(aws_client(self._aws(), "s3"), event["sink"]["bucket"], self.deployment)
+            fence.break_held_by(ChainAddress(**event["chain"]), response["ResponseMetadata"]["RequestId"])
         raise Failure(
             description=f"link {event.get('link', 1)} of {event['chain']} failed: {type(error).__name__}: {error}",
             metadata={"error": json.dumps(problem)[:2000]},

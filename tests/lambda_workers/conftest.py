@@ -35,9 +35,9 @@ class DeadlineContext:
 class PagesContext(DeadlineContext):
     """A link with time for at most `pages` pages, however fast or slow the machine.
 
-    The runner asks for the time left once before each page; this context answers "ample" the
-    first `pages` times and "none" after, so how many pages a link reads is the test's choice,
-    not the machine's.
+    The runner asks for the time left once to date its lease, then once before each page; this
+    context answers "ample" that many times and "none" after, so how many pages a link reads is
+    the test's choice, not the machine's.
     """
 
     pages: int = 1
@@ -45,7 +45,7 @@ class PagesContext(DeadlineContext):
 
     def get_remaining_time_in_millis(self) -> int:
         self._asked += 1
-        return self.timeout_ms if self._asked <= self.pages else 0
+        return self.timeout_ms if self._asked <= 1 + self.pages else 0
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ import pytest
 from lambda_workers.chain.chunk_keys import ChunkKey
 from lambda_workers.chain.chunks import ChunkWriter
 from lambda_workers.chain.cursor_store import SsmCursorStore, parameter_name
+from lambda_workers.chain.fence import LinkFence
 from lambda_workers.chain.link_result import LinkResult
 from lambda_workers.chain.runner import ChainRunner
 from lambda_workers.chain.status import ChainMode, ChainStatus, LinkOutcome
@@ -161,9 +162,13 @@ def test_a_link_killed_at_each_point_is_rerun_without_loss_or_duplicates(
         store = DyingStore(ssm, die_after_commit=kill_point == "after the commit")
     link_event = parse_event(retried)
     source = build_source(link_event.source, SourceContext(secrets=None, s3=s3, remaining_seconds=lambda: 1.0))
+    dying = PagesContext(60_000, pages=3)
+    fence = LinkFence(s3, bucket, deployment)
     with pytest.raises(Killed):
-        ChainRunner(store, writer).run_link(link_event, source, PagesContext(60_000, pages=3))
-    # The same link event is delivered again (a retry), then the chain runs to its end.
+        ChainRunner(store, writer, fence).run_link(link_event, source, dying)
+    # The driver saw the link die (a FunctionError), so it breaks the dead attempt's lease; then
+    # the same link event is delivered again (a retry), and the chain runs to its end.
+    fence.break_held_by(link_event.chain, dying.aws_request_id)
     results = drive(first, pages=3, after=link(retried, pages=3))
     assert results[-1].status == ChainStatus.DONE
     ids = raw_ids(s3, bucket)

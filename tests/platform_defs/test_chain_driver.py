@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import urllib.request
@@ -15,7 +16,7 @@ import pytest
 from lambda_workers.events import ChainAddress
 from lambda_workers.exceptions import EventError, LinkDiedError
 from local_stack.stack import LocalStack
-from platform_defs.chain_clients import lambda_client
+from platform_defs.chain_clients import aws_client, lambda_client
 from platform_defs.datasets import DATASETS
 from platform_defs.deploy import deploy_chain_function
 from platform_defs.resources.build import build_resources
@@ -44,6 +45,15 @@ def chains(one_second_links: str) -> ChainResource:
     return type(built)(**{**built.model_dump(), **overrides})
 
 
+def lake_bucket() -> str:
+    """The platform's lake bucket, which holds the chains' leases: created here as first use would."""
+    bucket = load_settings().lake_bucket
+    s3 = aws_client(load_settings().aws, "s3")
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=bucket)
+    return bucket
+
+
 @pytest.fixture
 def vendor(local_stack: LocalStack) -> Iterator[LocalStack]:
     vendor_admin(local_stack, "/admin/reset", {})
@@ -59,7 +69,7 @@ def price_requests(stack: LocalStack) -> int:
 
 
 def test_a_bad_event_fails_the_drive_with_the_workers_event_error(chains: ChainResource) -> None:
-    event = chains.start_event(DATASETS["prices"], ChainAddress("prices", "2025-06-02"), "lake")
+    event = chains.start_event(DATASETS["prices"], ChainAddress("prices", "2025-06-02"), lake_bucket())
     with pytest.raises(dg.Failure) as raised:
         chains.drive(dataclasses.replace(event, source={"kind": "ftp"}), lambda result: None)
     cause = raised.value.__cause__
@@ -72,7 +82,7 @@ def test_a_link_lambda_kills_is_retried_then_fails_as_a_link_that_died(
     chains: ChainResource, vendor: LocalStack
 ) -> None:
     vendor_admin(vendor, "/admin/knobs", {"latency_ms": 1500})  # every first page outlasts the 1 s link
-    event = chains.start_event(DATASETS["prices"], ChainAddress("prices", "2025-06-02"), "lake")
+    event = chains.start_event(DATASETS["prices"], ChainAddress("prices", "2025-06-02"), lake_bucket())
     with pytest.raises(dg.Failure) as raised:
         chains.drive(event, lambda result: None)
     cause = raised.value.__cause__
