@@ -16,6 +16,7 @@ from functools import cache
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from lambda_workers.chain.chunks import ChunkWriter
 from lambda_workers.chain.cursor_store import SsmCursorStore
@@ -32,9 +33,15 @@ __all__ = ["lambda_handler"]
 logging.getLogger().setLevel(os.environ.get("BATON_LOG_LEVEL", "INFO"))
 
 
+# Parameter Store allows 40 transactions a second per account and region by default, shared by
+# every chain: past it AWS answers ThrottlingException, which the standard retry mode backs off
+# from (with jitter) instead of failing the link.
+_RETRIES = Config(retries={"mode": "standard", "max_attempts": 10})
+
+
 @cache
 def _client(service: str) -> Any:
-    return boto3.client(service)  # type: ignore[call-overload]
+    return boto3.client(service, config=_RETRIES)  # type: ignore[call-overload]
 
 
 def _create_clients_during_init() -> None:
