@@ -120,7 +120,7 @@ def parse_event(event: Any) -> LinkEvent:
         raise EventError("<event>", f"must be a JSON object, got {type(event).__name__}")
     version = event.get("version")
     if version != SCHEMA_VERSION:
-        raise EventError("version", f"must be {SCHEMA_VERSION}, got {version!r}")
+        raise EventError("version", f"must be {SCHEMA_VERSION}, the version this worker reads; got {version!r}")
     action = _choice(event, "action", ("start", "continue"))
     chain = _mapping(event, "chain")
     address = ChainAddress(

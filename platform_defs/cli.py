@@ -95,13 +95,29 @@ def _sql(args: argparse.Namespace) -> int:
         return run_sql_command(args, resources.snowflake.get_connection)
 
 
+def _no_such_dataset(asset: str) -> str:
+    """What to add when a command finds no chain of `asset`: whether it is a dataset at all ("" if it is)."""
+    from platform_defs.datasets import DATASETS
+
+    if asset in DATASETS:
+        return ""
+    return f"; and there is no dataset {asset!r} (the datasets are {', '.join(sorted(DATASETS))})"
+
+
 def _chains_list(args: argparse.Namespace) -> int:
-    """A table of the chains, newest update first: what a data engineer checks before halting one."""
+    """A table of the chains, newest update first: what a data engineer checks before halting one.
+
+    Asked for one asset with no chain, it says whether that asset is a dataset at all, so a typo
+    does not read as an empty table.
+    """
     records = sorted(
         ((chain, record) for chain, record in _chain_resource().records() if args.asset in (None, chain.asset)),
         key=lambda item: item[1].updated_at,
         reverse=True,
     )
+    if not records and args.asset is not None and (unknown := _no_such_dataset(args.asset)):
+        print(f"baton: no chain of {args.asset!r}{unknown}", file=sys.stderr)
+        return 2
     print(f"{'chain':<44}{'status':<9}{'mode':<8}{'links':>6}{'rows':>12}{'progress':>10}  updated")
     for chain, record in records:
         progress = f"{100 * record.rows / record.total:.0f}%" if record.total else "-"
@@ -120,7 +136,8 @@ def _chains_halt(args: argparse.Namespace) -> int:
     resource = _chain_resource()
     record, _ = resource.store().load(resource.deployment, chain)
     if record is None:
-        print(f"baton: no chain {chain.path()} in deployment {resource.deployment}", file=sys.stderr)
+        unknown = _no_such_dataset(args.asset)
+        print(f"baton: no chain {chain.path()} in deployment {resource.deployment}{unknown}", file=sys.stderr)
         return 1
     resource.halt(chain)
     print(f"halt flag set for {chain.path()} ({record.status} at link {record.link}); its next link stops")

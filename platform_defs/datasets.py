@@ -100,9 +100,17 @@ def _auth(settings: SourceSettings) -> dict[str, str]:
     return {"header": "X-Api-Key", "secret_parameter": settings.api_key_parameter}
 
 
+def _day(partition: str) -> date:
+    """A daily dataset's partition as its day; anything else names the partition, not just a bad ISO string."""
+    try:
+        return date.fromisoformat(partition)
+    except ValueError:
+        raise ValueError(f"partition {partition!r} is not a day (YYYY-MM-DD) of a daily dataset") from None
+
+
 def _next_midnight_utc(partition: str) -> str:
     """End-of-day data for a day is complete once the vendor's clock has passed that day."""
-    return f"{date.fromisoformat(partition) + timedelta(days=1)}T00:00:00+00:00"
+    return f"{_day(partition) + timedelta(days=1)}T00:00:00+00:00"
 
 
 def _prices_source(settings: SourceSettings, partition: str) -> dict[str, Any]:
@@ -132,7 +140,7 @@ def _fx_source(settings: SourceSettings, partition: str) -> dict[str, Any]:
 
 
 def _intraday_source(settings: SourceSettings, partition: str) -> dict[str, Any]:
-    close = datetime.combine(date.fromisoformat(partition), time(16, 0), EXCHANGE_TZ)
+    close = datetime.combine(_day(partition), time(16, 0), EXCHANGE_TZ)
     return {
         "kind": "json_rest",
         "base_url": settings.vendor_base_url,
@@ -158,10 +166,27 @@ def _instruments_source(settings: SourceSettings, partition: str) -> dict[str, A
 
 
 def _corporate_actions_source(settings: SourceSettings, partition: str) -> dict[str, Any]:
-    return {"kind": "s3_feed", "bucket": settings.lake_bucket, "prefix": LANDING_CORPORATE_ACTIONS, "format": "csv"}
+    """The feed files; a file whose header lacks one of the columns is refused rather than read as nulls."""
+    return {
+        "kind": "s3_feed",
+        "bucket": settings.lake_bucket,
+        "prefix": LANDING_CORPORATE_ACTIONS,
+        "format": "csv",
+        "columns": [column.name for column in CORPORATE_ACTION_COLUMNS],
+    }
 
 
 LANDING_CORPORATE_ACTIONS = "landing/corporate_actions/"
+CORPORATE_ACTION_COLUMNS = (
+    Column("action_id", "string", "Vendor identifier of the action."),
+    Column("symbol", "string", "Vendor instrument symbol."),
+    Column("ex_date", "date", "Ex-date: the first day prices reflect the action."),
+    Column("action_type", "string", "split or dividend."),
+    Column("ratio", "float", "Split ratio (new shares per old share); empty for dividends.", False),
+    Column("amount", "float", "Cash dividend per share; empty for splits.", False),
+    Column("currency", "string", "Currency of the dividend amount.", False),
+)
+"""The columns of the vendor's feed files, each a column of the dataset."""
 
 WEEKDAYS = dg.TimeWindowPartitionsDefinition(
     cron_schedule="0 0 * * 1-5", start=HISTORY_START, fmt="%Y-%m-%d", timezone="UTC"
@@ -259,15 +284,7 @@ DATASETS: dict[str, Dataset] = {
             name="corporate_actions",
             source="vendor",
             description="Splits and cash dividends, from the daily feed files of the vendor in the landing zone.",
-            columns=(
-                Column("action_id", "string", "Vendor identifier of the action."),
-                Column("symbol", "string", "Vendor instrument symbol."),
-                Column("ex_date", "date", "Ex-date: the first day prices reflect the action."),
-                Column("action_type", "string", "split or dividend."),
-                Column("ratio", "float", "Split ratio (new shares per old share); empty for dividends.", False),
-                Column("amount", "float", "Cash dividend per share; empty for splits.", False),
-                Column("currency", "string", "Currency of the dividend amount.", False),
-            ),
+            columns=CORPORATE_ACTION_COLUMNS,
             key=("action_id",),
             partitions=None,
             build_source=_corporate_actions_source,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -28,11 +29,18 @@ from lambda_workers.chain.chunk_keys import ChunkKey
 from platform_defs.datasets import Dataset
 from platform_defs.lake_types import ARROW_TYPES, typed_batch
 
-__all__ = ["PARTITION_COLUMN", "LakeBuild", "build_lake_partition", "lake_files"]
+__all__ = ["PARTITION_COLUMN", "LakeBuild", "LakeInputError", "build_lake_partition", "lake_files"]
 
 ROWS_PER_PART = 1_000_000
 PARTITION_COLUMN = "_partition"  # lets the warehouse replace exactly one partition on reload
 _ORDINAL = "__ordinal"  # delivery order across the partition's chunks: the last delivery of a key wins
+
+
+class LakeInputError(ValueError):
+    """The raw zone cannot be built from as it is; the message names the S3 object and what is wrong.
+
+    Raised before anything is written, so the lake partition keeps its previous parts.
+    """
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,8 @@ def build_lake_partition(s3: Any, bucket: str, dataset: Dataset, raw_prefix: str
     chunk_keys = sorted(_list_keys(s3, bucket, raw_prefix + "/", suffix=CHUNK_SUFFIX))
     # One listing of the quarantine zone rather than a GET per chunk: most chunks have no twin.
     twins = set(_list_keys(s3, bucket, _quarantine_twin(raw_prefix) + "/", suffix=CHUNK_SUFFIX))
+    if not chunk_keys:
+        _refuse_to_empty(s3, bucket, dataset, raw_prefix, lake_partition)
     batches: list[pa.Table] = []
     rejects: list[dict[str, Any]] = []
     quarantined = raw_rows = 0
@@ -123,9 +133,44 @@ def _quarantine_twin(raw_prefix: str) -> str:
     return "quarantine/" + raw_prefix.removeprefix("raw/")
 
 
+def _refuse_to_empty(s3: Any, bucket: str, dataset: Dataset, raw_prefix: str, lake_partition: str) -> None:
+    """No raw chunks at all: fine for a partition that never had rows, refused for one whose lake has some.
+
+    A chain that found nothing leaves no chunks, and its lake partition is rightly empty; but the
+    raw data of a partition with lake rows is missing (expired, deleted, or another bucket), and
+    building from it would replace those rows, and then the warehouse's, with nothing.
+    """
+    held = 0
+    for key in lake_files(s3, bucket, dataset, lake_partition):
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        held += pq.ParquetFile(io.BytesIO(body)).metadata.num_rows
+    if held:
+        lake = f"s3://{bucket}/{dataset.lake_prefix(lake_partition)}/"
+        raise LakeInputError(
+            f"no raw chunks under s3://{bucket}/{raw_prefix}/, but {lake} holds {held} rows: "
+            "refusing to replace them with nothing (extract the partition again first)"
+        )
+
+
 def _read_jsonl(s3: Any, bucket: str, key: str) -> list[dict[str, Any]]:
-    body = gzip.decompress(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    return [json.loads(line) for line in body.splitlines() if line]
+    """A chunk's records; one that is not gzip JSON Lines is a `LakeInputError` naming it (and the line)."""
+    where = f"s3://{bucket}/{key}"
+    try:
+        body = gzip.decompress(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except (OSError, EOFError, zlib.error) as exc:
+        raise LakeInputError(f"{where}: corrupt gzip ({str(exc) or type(exc).__name__})") from exc
+    records = []
+    for number, line in enumerate(body.splitlines(), start=1):
+        if not line:
+            continue
+        try:
+            record = json.loads(line)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise LakeInputError(f"{where}: line {number} is not JSON ({exc})") from exc
+        if not isinstance(record, dict):
+            raise LakeInputError(f"{where}: line {number} is not a JSON object")
+        records.append(record)
+    return records
 
 
 def _list_keys(s3: Any, bucket: str, prefix: str, suffix: str) -> Iterator[str]:

@@ -22,7 +22,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 from lambda_workers.exceptions import RetryLaterError, SourceError
 
-__all__ = ["HttpClient", "HttpResponse"]
+__all__ = ["HttpClient", "HttpResponse", "excerpt"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,11 +38,22 @@ class HttpResponse:
     body: bytes
 
     def json(self) -> Any:
-        """The body parsed; a body that is not JSON is a SourceError naming the URL."""
+        """The body parsed; a body that is not JSON is a SourceError naming the URL, its type and how it starts.
+
+        The type and the first characters tell an HTML page from a proxy or a maintenance
+        screen (answered 200) apart from a vendor's malformed JSON at a glance.
+        """
         try:
             return json.loads(self.body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise SourceError(f"{self.url}: the body is not JSON ({exc})") from exc
+            kind = self.headers.get("content-type", "no Content-Type")
+            problem = f"the body is not JSON ({exc}); {kind}, starting {excerpt(self.body)!r}"
+            raise SourceError(f"{self.url}: {problem}") from exc
+
+
+def excerpt(body: bytes, limit: int = 160) -> str:
+    """The first `limit` characters of a body on one line, for an error message."""
+    return " ".join(body[: limit * 4].decode(errors="replace").split())[:limit]
 
 
 class HttpClient:
@@ -57,7 +68,9 @@ class HttpClient:
         backoff_base: float = 0.1,
         backoff_max: float = 20.0,
         reserve_seconds: float = 1.0,
+        credentials: str | None = None,
     ):
+        """`credentials` says where the headers' secret comes from; a 401 or 403 answer names it."""
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise SourceError(f"base URL {base_url!r} is not an http(s) URL")
@@ -71,6 +84,7 @@ class HttpClient:
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
         self._reserve = reserve_seconds
+        self._credentials = credentials
         self._conn: http.client.HTTPConnection | None = None
 
     def get(self, path: str, params: Mapping[str, object] | None = None) -> HttpResponse:
@@ -98,12 +112,14 @@ class HttpClient:
                 last_problem = f"{type(exc).__name__}: {exc}"
                 wait = self._backoff(attempt)
             else:
-                if status < 300:
-                    return HttpResponse(url, status, headers, content)
+                if status < 300:  # the URL with its query, so that an error names the very page
+                    return HttpResponse(urljoin(url, request_path), status, headers, content)
                 if status not in RETRY_STATUSES:
-                    excerpt = content[:300].decode(errors="replace")
-                    raise SourceError(f"{method} {target.path} answered {status}: {excerpt}")
-                last_problem = f"HTTP {status}"
+                    problem = f"{method} {target.path} answered {status}: {excerpt(content, 300)}"
+                    if status in (401, 403) and self._credentials:
+                        problem += f"; the credentials come from {self._credentials}"
+                    raise SourceError(problem)
+                last_problem = f"HTTP {status}: {excerpt(content)}"
                 wait = max(self._retry_after(headers), self._backoff(attempt))
             if attempt == self._max_attempts:
                 break

@@ -19,6 +19,7 @@ asset and partition sends it as `param` and so fetches only what is new.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +33,9 @@ from lambda_workers.sources.vendor_http import Window, client_from_config
 __all__ = ["JsonRestSource"]
 
 STYLES = ("offset", "page", "token", "link")
+MAX_CURSOR_TEXT = 2048
+"""Bytes (as JSON) a next token or next URL may take in the cursor: half of the 4 KB cursor record,
+whose other fields take at most about 1.7 KB. A longer one could never be committed."""
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
@@ -123,8 +127,12 @@ class JsonRestSource(Source):
             return {"page": cursor["page"] + 1}, exhausted, total
         if self._style == "token":
             token = body.get(self._token_field) if isinstance(body, dict) else None
+            if token:
+                _check_fits_cursor(token, f"next token {self._token_field!r}", response)
             return ({"token": token} if token else {}), not token, total
         match = _LINK_NEXT.search(response.headers.get("link", ""))
+        if match:
+            _check_fits_cursor(match.group(1), "next URL", response)
         return ({"url": match.group(1)} if match else {}), match is None, total
 
     def _extract(self, body: Any, response: HttpResponse) -> list[dict[str, Any]]:
@@ -136,3 +144,13 @@ class JsonRestSource(Source):
         if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
             raise SourceError(f"{response.url}: {self._records or 'the body'!r} is not a list of objects")
         return value
+
+
+def _check_fits_cursor(value: Any, what: str, response: HttpResponse) -> None:
+    """A `SourceError` if `value` cannot go in the cursor: raised before the page is written, not at the commit."""
+    size = len(json.dumps(value).encode())
+    if size > MAX_CURSOR_TEXT:
+        raise SourceError(
+            f"{response.url}: the {what} of the next page is {size} bytes, over the {MAX_CURSOR_TEXT} a cursor "
+            "may hold (its record in Parameter Store is 4 KB at most), so no link could commit past this page"
+        )

@@ -10,6 +10,7 @@ A record maps each child element's tag to its text, as delivered (strings; typin
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,9 +23,18 @@ from lambda_workers.sources.vendor_http import Window, client_from_config
 __all__ = ["XmlApiSource", "element_records"]
 
 
-def element_records(root: ET.Element, tag: str) -> list[dict[str, Any]]:
-    """Every `tag` element under `root` as a dict of child tag to text (None when empty)."""
-    return [{child.tag: child.text for child in element} for element in root.iter(tag)]
+def element_records(root: ET.Element, tag: str, where: str) -> list[dict[str, Any]]:
+    """Every `tag` element under `root` as a dict of child tag to text (None when empty).
+
+    A document that holds elements, but none named `tag`, is a `SourceError` naming `where` and
+    what it holds instead: a renamed record element (or an XML error document) would otherwise
+    read as an empty page, and end the chain as if the source had nothing.
+    """
+    records = [{child.tag: child.text for child in element} for element in root.iter(tag)]
+    if not records and len(root):
+        found = ", ".join(f"{count} <{name}>" for name, count in Counter(child.tag for child in root).most_common(3))
+        raise SourceError(f"{where}: no <{tag}> record elements; the root <{root.tag}> holds {found}")
+    return records
 
 
 class XmlApiSource(Source):
@@ -57,7 +67,7 @@ class XmlApiSource(Source):
             root = ET.fromstring(response.body)
         except ET.ParseError as exc:
             raise SourceError(f"{response.url}: the body is not well-formed XML ({exc})") from exc
-        records = element_records(root, self._element)
+        records = element_records(root, self._element, response.url)
         pages = _int_attribute(root, self._pages_attribute)
         total = _int_attribute(root, self._total_attribute)
         exhausted = not records or (pages is not None and page >= pages)

@@ -77,8 +77,9 @@ def test_a_record_that_does_not_parse_is_an_error_not_a_restart(
 
 def test_a_record_over_4_kb_is_refused_before_the_put(ssm: Any, deployment: str) -> None:
     record = CursorRecord(chain_id="c1", status=ChainStatus.RUNNING, cursor={"token": "x" * 5000})
-    with pytest.raises(CursorRecordError, match="over the 4096-byte limit"):
+    with pytest.raises(CursorRecordError, match="over the 4096-byte limit") as raised:
         SsmCursorStore(ssm).commit(deployment, CHAIN, record)
+    assert str(raised.value).startswith(f"cursor record {parameter_name(deployment, CHAIN)}: would be 5")
     assert SsmCursorStore(ssm).load(deployment, CHAIN) == (None, False)
 
 
