@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import ClassVar, Self
 
 __all__ = [
+    "BucketMissingError",
     "ChainBusyError",
     "ChunkKeyError",
     "CursorRecordError",
@@ -105,6 +106,25 @@ class RetryLaterError(WorkerError):
         return cls(match["reason"], float(match["wait"])) if match else None
 
 
+class BucketMissingError(WorkerError):
+    """The chain's bucket (the event's `sink.bucket`) does not exist: set-up, which no retry fixes."""
+
+    permanent = True
+    _MESSAGE = re.compile(r"s3://(?P<bucket>[^/]+): the chain's bucket .*", re.DOTALL)
+
+    def __init__(self, bucket: str):
+        super().__init__(
+            f"s3://{bucket}: the chain's bucket (the event's sink.bucket) does not exist; "
+            "create it (infra/template.yaml) or point BATON_LAKE_BUCKET at the lake"
+        )
+        self.bucket = bucket
+
+    @classmethod
+    def from_message(cls, message: str) -> Self | None:
+        match = cls._MESSAGE.fullmatch(message)
+        return cls(match["bucket"]) if match else None
+
+
 class LinkBusyError(WorkerError):
     """This very request's earlier attempt still holds the link's lease, so it died without releasing it.
 
@@ -163,6 +183,7 @@ _RAISED_IN_LAMBDA: Mapping[str, type[WorkerError]] = {
     cls.__name__: cls
     for cls in (
         WorkerError,
+        BucketMissingError,
         EventError,
         CursorRecordError,
         ChainBusyError,

@@ -20,6 +20,10 @@ class SecretReader:
     def __init__(self, client: SSMClient):
         self._client = client
 
+    def forget(self, parameter: str) -> None:
+        """Drop a value the source refused (a 401 or 403), so the next link reads it afresh."""
+        _cache.pop(parameter, None)
+
     def get(self, parameter: str) -> str:
         if parameter not in _cache:
             response = self._client.get_parameter(Name=parameter, WithDecryption=True)

@@ -17,6 +17,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from lambda_workers.chain.status import RECORD_STATUSES, ChainMode, ChainStatus
@@ -122,6 +123,14 @@ class CursorRecord:
             raise CursorRecordError(parameter, f"has mode {raw['mode']!r}, not one of {', '.join(ChainMode)}")
         if not isinstance(raw["cursor"], dict):
             raise CursorRecordError(parameter, "has a cursor that is not a JSON object")
+        for stamp in ("started_at", "updated_at"):
+            if raw.get(stamp):
+                try:
+                    datetime.fromisoformat(raw[stamp])
+                except (TypeError, ValueError):
+                    raise CursorRecordError(
+                        parameter, f"has {stamp} {raw[stamp]!r}, not an ISO 8601 timestamp"
+                    ) from None
         raw["status"] = ChainStatus(raw["status"])
         raw["mode"] = ChainMode(raw["mode"]) if raw.get("mode") is not None else None
         try:
@@ -160,7 +169,11 @@ class CursorStore(ABC):
         text = record.to_json()
         size = len(text.encode())
         if size > RECORD_LIMIT_BYTES:
-            raise CursorRecordError(name, f"would be {size} bytes, over the {RECORD_LIMIT_BYTES}-byte limit")
+            raise CursorRecordError(
+                name,
+                f"would be {size} bytes, over the {RECORD_LIMIT_BYTES}-byte limit",
+                remedy="nothing was written, the stored record is as it was: the source's cursor is too large",
+            )
         self._put_value(name, text)
 
     def set_halt(self, deployment: str, chain: ChainAddress, halt: bool) -> None:

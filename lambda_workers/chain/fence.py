@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from lambda_workers.events import ChainAddress
+from lambda_workers.exceptions import BucketMissingError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -85,7 +86,10 @@ class LinkFence:
         try:
             response = self._client.get_object(Bucket=self._bucket, Key=lease_key(self._deployment, chain))
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            code = exc.response.get("Error", {}).get("Code")
+            if code == "NoSuchBucket":
+                raise BucketMissingError(self._bucket) from exc
+            if code in ("NoSuchKey", "404"):
                 return None
             raise
         body = json.loads(response["Body"].read())

@@ -191,6 +191,12 @@ class ChainRunner:
         if record.status == ChainStatus.RUNNING:
             age = (self._now() - datetime.fromisoformat(record.updated_at)).total_seconds()
             busy_for = 2 * context.get_remaining_time_in_millis() / 1000
+            if age < 0:
+                raise ChainBusyError(
+                    f"chain {record.chain_id} of {event.chain.path()} committed link {record.link} at "
+                    f"{record.updated_at}, {-age:.0f} s ahead of this worker's clock (its writer's clock is ahead), "
+                    "so it counts as running; halt it first"
+                )
             if age < busy_for:
                 raise ChainBusyError(
                     f"chain {record.chain_id} of {event.chain.path()} committed link {record.link} {age:.0f} s ago "

@@ -69,11 +69,17 @@ class HttpClient:
         backoff_max: float = 20.0,
         reserve_seconds: float = 1.0,
         credentials: str | None = None,
+        on_rejected: Callable[[], None] | None = None,
     ):
-        """`credentials` says where the headers' secret comes from; a 401 or 403 answer names it."""
+        """`credentials` says where the headers' secret comes from; a 401 or 403 answer names it.
+
+        `on_rejected` runs on such an answer: the caller forgets a cached secret, so a key fixed
+        in Parameter Store is read again by the next link instead of a warm one resending the old.
+        """
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise SourceError(f"base URL {base_url!r} is not an http(s) URL")
+        self._on_rejected = on_rejected
         self.base_url = base_url
         self._scheme = parts.scheme
         self._netloc = parts.netloc
@@ -118,6 +124,8 @@ class HttpClient:
                     problem = f"{method} {target.path} answered {status}: {excerpt(content, 300)}"
                     if status in (401, 403) and self._credentials:
                         problem += f"; the credentials come from {self._credentials}"
+                    if status in (401, 403) and self._on_rejected is not None:
+                        self._on_rejected()
                     raise SourceError(problem)
                 last_problem = f"HTTP {status}: {excerpt(content)}"
                 wait = max(self._retry_after(headers), self._backoff(attempt))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import email.utils
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -25,13 +26,15 @@ def client_from_config(config: Mapping[str, Any], context: SourceContext) -> Htt
     base_url = require_str(config, "base_url")
     headers: dict[str, str] = {}
     credentials = None
+    forget: Callable[[], None] | None = None
     if "auth" in config:
         auth = require_mapping(config, "auth")
         header = require_str(auth, "header", where="source.auth")
         parameter = require_str(auth, "secret_parameter", where="source.auth")
         headers[header] = _secret(context, parameter)
         credentials = f"the SSM parameter {parameter} (sent as {header})"
-    return HttpClient(base_url, headers, context.remaining_seconds, credentials=credentials)
+        forget = partial(context.secrets.forget, parameter)
+    return HttpClient(base_url, headers, context.remaining_seconds, credentials=credentials, on_rejected=forget)
 
 
 def _secret(context: SourceContext, parameter: str) -> str:
