@@ -16,8 +16,9 @@ from platform_defs.settings import AwsSettings
 
 __all__ = ["aws_client", "lambda_client"]
 
-# A link may run for up to 15 minutes; the synchronous invoke must outwait it.
-_LAMBDA_CONFIG = Config(read_timeout=960, connect_timeout=10, retries={"max_attempts": 0})
+# A link may run for up to 15 minutes; the synchronous invoke must outwait it. TCP keepalive keeps
+# the idle connection alive meanwhile: AWS NAT gateways drop a connection silent for 350 s.
+_LAMBDA_CONFIG = Config(read_timeout=960, connect_timeout=10, retries={"max_attempts": 0}, tcp_keepalive=True)
 
 
 def aws_client(settings: AwsSettings, service: str, config: Config | None = None) -> Any:

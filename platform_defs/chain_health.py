@@ -1,4 +1,4 @@
-"""Is a chain healthy? Failed, halted, or running without a commit for too long is not.
+"""Is a chain healthy? Failed, halted, or pending or running without a commit for too long is not.
 
 The `chain_healthy` check of each raw asset asks this of every chain of the asset (on demand,
 from the UI), and the relay sensor reports the same check when it sees a relay chain go wrong,
@@ -25,7 +25,8 @@ def chain_problem(record: CursorRecord, now: datetime, stall_after_seconds: floa
     """What is wrong with the chain, or None while it is done or making progress."""
     if record.status in (ChainStatus.FAILED, ChainStatus.HALTED):
         return f"chain {record.chain_id} {record.status} at link {record.link}: {record.last_error}"
-    if record.status == ChainStatus.RUNNING and record.updated_at:
+    if record.status in (ChainStatus.PENDING, ChainStatus.RUNNING) and record.updated_at:
+        # A pending chain whose first link never committed stalls as a running one does.
         silent = (now - datetime.fromisoformat(record.updated_at)).total_seconds()
         if silent > stall_after_seconds:
             return (

@@ -6,9 +6,13 @@ them, and rebuilt by Lambda anyway), no tests, no editor or hidden files. `.impo
 package from importing anything the runtime lacks, and the local Lambda service runs the zip in
 an interpreter that has nothing else, so a missing module fails the tests as it would on AWS.
 
-Asynchronous retries are set to 0: a chain retries itself from its cursor, and automatic retries
-are how the seed systems sent the same email three times. Recursion is set to Allow, or Lambda
-stops a relay chain after about 16 hops.
+Asynchronous retries are set to 2, with an on-failure destination: an SQS queue
+(`<function>-failures`, created here if missing). Links are idempotent (a retried
+link re-runs from its last commit, and the lease fence turns a second copy into a duplicate), so
+a retry either finishes the link or, when the dead attempt still holds the lease, fails again;
+once the retries are spent Lambda sends the invocation record to the queue, where the watchdog
+sensor (`platform_defs.automation.watchdog`) breaks the lease and resumes the chain. Recursion is
+set to Allow, or Lambda stops a relay chain after about 16 hops.
 """
 
 from __future__ import annotations
@@ -21,12 +25,16 @@ from pathlib import Path
 from typing import Any
 
 import lambda_workers
+from platform_defs.chain_clients import aws_client
+from platform_defs.settings import AwsSettings
 
 __all__ = ["HANDLER", "PACKAGE_DIR", "DeployResult", "build_zip", "deploy_chain_function"]
 
 HANDLER = "lambda_workers.handler.lambda_handler"
 RUNTIME = "python3.11"
 PACKAGE_DIR = Path(lambda_workers.__file__).parent
+ASYNC_RETRIES = 2  # Lambda's maximum
+FAILURE_RETENTION_SECONDS = 14 * 24 * 3600  # SQS's maximum: a failure outlives a long Dagster outage
 #: Names that never belong in the function: caches, tests, and hidden files (editor locks, checkpoints).
 _LEFT_OUT = ("__pycache__", "tests", "test_*.py", "*_test.py", "conftest.py", ".*")
 
@@ -37,6 +45,7 @@ class DeployResult:
     created: bool
     code_sha256: str
     zip_bytes: int
+    failure_queue_url: str
 
 
 def _package_files(package: Path) -> list[Path]:
@@ -71,6 +80,7 @@ def deploy_chain_function(
     memory_mb: int = 512,
     environment: dict[str, str] | None = None,
 ) -> DeployResult:
+    """Create or update the function, its failure queue (in the client's region) and its asynchronous settings."""
     code = build_zip()
     config: dict[str, Any] = {
         "Handler": HANDLER,
@@ -92,6 +102,23 @@ def deploy_chain_function(
         created = False
     client.get_waiter("function_active_v2").wait(FunctionName=function_name)
     client.get_waiter("function_updated_v2").wait(FunctionName=function_name)
-    client.put_function_event_invoke_config(FunctionName=function_name, MaximumRetryAttempts=0)
+    sqs = aws_client(AwsSettings(client.meta.region_name), "sqs")
+    queue_url, queue_arn = _failure_queue(sqs, f"{function_name}-failures")
+    client.put_function_event_invoke_config(
+        FunctionName=function_name,
+        MaximumRetryAttempts=ASYNC_RETRIES,
+        DestinationConfig={"OnFailure": {"Destination": queue_arn}},
+    )
     client.put_function_recursion_config(FunctionName=function_name, RecursiveLoop="Allow")
-    return DeployResult(function_name, created, response["CodeSha256"], len(code))
+    return DeployResult(function_name, created, response["CodeSha256"], len(code), queue_url)
+
+
+def _failure_queue(sqs: Any, name: str) -> tuple[str, str]:
+    """The queue's URL and ARN, creating it if missing (an existing queue keeps its own attributes)."""
+    try:
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    except sqs.exceptions.QueueDoesNotExist:
+        attributes = {"MessageRetentionPeriod": str(FAILURE_RETENTION_SECONDS)}
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return str(url), str(arn)

@@ -45,7 +45,8 @@ def relay_chain_sensor(context: dg.SensorEvaluationContext, chains: ChainResourc
         if record.mode != ChainMode.RELAY or chain.asset not in DATASETS or chain.shard:
             continue
         parameter = parameter_name(chains.deployment, chain)
-        if record.status != ChainStatus.RUNNING and now - datetime.fromisoformat(record.updated_at) > FORGET_AFTER:
+        finished = record.status not in (ChainStatus.PENDING, ChainStatus.RUNNING)
+        if finished and now - datetime.fromisoformat(record.updated_at) > FORGET_AFTER:
             reported.pop(parameter, None)  # long finished: reported then, and the cursor stays small
             continue
         problem = chain_problem(record, now, chains.stall_after_seconds)

@@ -1,4 +1,4 @@
-"""The AWS template passes cfn-lint, and its role grants only what a chain needs."""
+"""The AWS template passes cfn-lint, its role grants only what a chain needs, and failed links reach the queue."""
 
 from __future__ import annotations
 
@@ -29,6 +29,11 @@ def test_role_is_least_privilege_and_function_settings_are_safe() -> None:
         assert all(not str(action).endswith("*") for action in [statement["Action"]] if isinstance(action, str))
     ssm = next(s for s in statements if s["Sid"] == "ChainCursorsAndHalts")
     assert all("/baton/${Deployment}/" in str(target) for target in ssm["Resource"])
-    assert resources["ChainAsyncConfig"]["Properties"]["MaximumRetryAttempts"] == 0
+    async_config = resources["ChainAsyncConfig"]["Properties"]
+    assert async_config["MaximumRetryAttempts"] == 2, "links are idempotent: Lambda's retries are safe"
+    queue = {"Fn::GetAtt": ["ChainFailureQueue", "Arn"]}
+    assert async_config["DestinationConfig"]["OnFailure"]["Destination"] == queue
+    sends = next(s for s in statements if s["Sid"] == "FailedLinksToTheQueue")
+    assert (sends["Action"], sends["Resource"]) == ("sqs:SendMessage", queue), "the role sends only to its queue"
     assert resources["ChainFunction"]["Properties"]["RecursiveLoop"] == "Allow"
     assert resources["ChainFunction"]["Properties"]["Handler"] == "lambda_workers.handler.lambda_handler"

@@ -1,0 +1,398 @@
+"""Chains recover by themselves: registration, Lambda's retries and destination, the watchdog, the driver.
+
+Relay chains: links are killed for real. The runtime process of a link in flight gets SIGKILL
+(as a lost host would), or the vendor outlasts the link's 2-second deadline; the local Lambda
+service then does what Lambda does: retries the event twice (~1 s and ~2 s later) and sends the
+invocation record to the function's on-failure queue once the retries are spent. Driven chains:
+the driver loses the invoke's answer (a read timeout shorter than the link) or meets a copy
+holding the link. Every wait is bounded and ends as soon as its condition holds; nothing asserts
+how long anything took.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import gzip
+import json
+import os
+import signal
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+from botocore.config import Config
+
+from lambda_workers.chain.cursor_store import CursorRecord
+from lambda_workers.chain.fence import Lease
+from lambda_workers.chain.link_result import LinkResult
+from lambda_workers.chain.status import ChainMode, ChainStatus, LinkOutcome
+from lambda_workers.events import ChainAddress, LinkEvent
+from local_stack.stack import LocalStack
+from platform_defs.automation.watchdog import chain_watchdog
+from platform_defs.chain_clients import aws_client, lambda_client
+from platform_defs.cli import main
+from platform_defs.datasets import DATASETS
+from platform_defs.deploy import deploy_chain_function
+from platform_defs.resources import chains as chains_module
+from platform_defs.resources.build import build_resources
+from platform_defs.resources.chains import ChainResource
+from platform_defs.settings import load_settings
+from tests.vendor_admin import vendor_admin
+
+ROWS = 3000  # one day of prices from the local vendor: six pages of 500
+
+
+def deploy(name: str) -> str:
+    settings = load_settings()
+    deploy_chain_function(lambda_client(settings.aws), name, settings.chains.role_arn, timeout=2, memory_mb=256)
+    return name
+
+
+@pytest.fixture(scope="module")
+def function(local_stack: LocalStack) -> str:
+    """2-second links with Lambda's asynchronous retries and the on-failure queue, as `baton deploy` sets them."""
+    return deploy(f"recovery-{uuid.uuid4().hex[:6]}")
+
+
+@pytest.fixture
+def resources(function: str) -> dict[str, Any]:
+    """The sensor's resources, the chains in a deployment of the test's own (its records, leases, queue messages)."""
+    built = build_resources(load_settings())
+    overrides = {"function_name": function, "page_size": 500, "deployment": f"t{uuid.uuid4().hex[:8]}"}
+    built["chains"] = type(built["chains"])(**{**built["chains"].model_dump(), **overrides})
+    s3 = built["lake"].client()
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=built["lake"].bucket)  # as the lake resource does on first use
+    return built
+
+
+@pytest.fixture
+def slow_vendor(local_stack: LocalStack) -> Iterator[LocalStack]:
+    """400 ms a page: a 2-second link reads a few pages, so a chain spans several links."""
+    vendor_admin(local_stack, "/admin/knobs", {"latency_ms": 400})
+    yield local_stack
+    vendor_admin(local_stack, "/admin/reset", {})
+
+
+def with_chains(resources: dict[str, Any], **changes: Any) -> ChainResource:
+    chains: ChainResource = resources["chains"]
+    resources["chains"] = type(chains)(**{**chains.model_dump(), **changes})
+    return resources["chains"]
+
+
+def relay_event(resources: dict[str, Any], day: str) -> LinkEvent:
+    chains: ChainResource = resources["chains"]
+    return chains.start_event(
+        DATASETS["prices"], ChainAddress("prices", day), resources["lake"].bucket, mode=ChainMode.RELAY
+    )
+
+
+def tick(resources: dict[str, Any]) -> dg.SensorResult | dg.SkipReason:
+    names = ("chains", "lake", "notifier")
+    with dg.build_sensor_context(resources={name: resources[name] for name in names}) as context:
+        result = chain_watchdog(context)
+    assert isinstance(result, dg.SensorResult | dg.SkipReason)
+    return result
+
+
+def load(resources: dict[str, Any], chain: ChainAddress) -> CursorRecord | None:
+    chains: ChainResource = resources["chains"]
+    return chains.store().load(chains.deployment, chain)[0]
+
+
+def wait_until(condition: Callable[[], Any], seconds: float, what: str, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"{what}: not within {seconds} s")
+
+
+def watch_until_finished(
+    resources: dict[str, Any], chain: ChainAddress, seconds: float = 50
+) -> tuple[CursorRecord, list[dg.SensorResult | dg.SkipReason]]:
+    """Tick the watchdog, as the daemon would (faster), until the chain is done or failed."""
+    ticks: list[dg.SensorResult | dg.SkipReason] = []
+
+    def finished() -> CursorRecord | None:
+        ticks.append(tick(resources))
+        record = load(resources, chain)
+        return record if record is not None and record.status in (ChainStatus.DONE, ChainStatus.FAILED) else None
+
+    return wait_until(finished, seconds, f"{chain.path()} finished", interval=0.2), ticks
+
+
+def held(resources: dict[str, Any], chain: ChainAddress, link: int) -> Callable[[], Lease | None]:
+    """A probe for a live lease on `link` of the chain: the link is in flight."""
+    fence = resources["chains"].fence(resources["lake"].bucket)
+
+    def probe() -> Lease | None:
+        lease = fence.holder(chain)
+        return lease if lease is not None and lease.link == link and lease.live(time.time()) else None
+
+    return probe
+
+
+def kill_runtimes(function: str) -> int:
+    """SIGKILL every runtime process of `function` (found by its Lambda environment), as a lost host would."""
+    marker = f"AWS_LAMBDA_FUNCTION_NAME={function}".encode()
+    killed = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            variables = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if marker in variables:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed += 1
+    return killed
+
+
+def raw_rows(resources: dict[str, Any], record: CursorRecord) -> list[tuple[str, str]]:
+    """Every (symbol, date) in the chain's chunks in the raw zone."""
+    s3 = resources["lake"].client()
+    keys: list[tuple[str, str]] = []
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=resources["lake"].bucket, Prefix=record.prefix + "/")
+    for page in pages:
+        for item in page.get("Contents", []):
+            body = gzip.decompress(s3.get_object(Bucket=resources["lake"].bucket, Key=item["Key"])["Body"].read())
+            keys += [(row["symbol"], row["date"]) for row in map(json.loads, body.splitlines())]
+    return keys
+
+
+def assert_complete(resources: dict[str, Any], record: CursorRecord) -> None:
+    assert record.status == ChainStatus.DONE, record
+    rows = raw_rows(resources, record)
+    assert record.rows == len(rows) == len(set(rows)) == ROWS, "every row exactly once in the raw zone"
+
+
+def committed_links(resources: dict[str, Any], chain: ChainAddress) -> list[int]:
+    """The link number of every commit in the record's SSM history (a 2-second link never checkpoints)."""
+    chains: ChainResource = resources["chains"]
+    return [record.link for record in chains.store().history(chains.deployment, chain)]
+
+
+def test_a_relay_chain_whose_link_is_killed_mid_link_finishes_by_itself(
+    resources: dict[str, Any], function: str, slow_vendor: LocalStack
+) -> None:
+    chain = ChainAddress("prices", "2025-05-12")
+    resources["chains"].launch(relay_event(resources, "2025-05-12"))
+    wait_until(held(resources, chain, 2), 30, "link 2 in flight")
+    assert kill_runtimes(function) >= 1
+    record, ticks = watch_until_finished(resources, chain)
+    assert_complete(resources, record)
+    assert record.restarts == 1, "Lambda's retries met the dead attempt's lease; the watchdog resumed the chain"
+    assert record.last_error is not None and "LinkBusyError" in record.last_error, record.last_error
+    assert any(isinstance(t, dg.SkipReason) and "resumed prices/2025-05-12" in (t.skip_message or "") for t in ticks)
+
+
+def test_a_first_link_that_dies_before_committing_leaves_a_pending_chain_that_finishes(
+    resources: dict[str, Any],
+    function: str,
+    slow_vendor: LocalStack,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    chains: ChainResource = resources["chains"]
+    chain = ChainAddress("prices", "2025-05-13")
+    chains.launch(relay_event(resources, "2025-05-13"))
+    wait_until(held(resources, chain, 1), 30, "link 1 in flight")
+    assert kill_runtimes(function) >= 1
+    pending = load(resources, chain)
+    assert pending is not None and pending.status == ChainStatus.PENDING and pending.link == 0
+
+    monkeypatch.setenv("BATON_DEPLOYMENT", chains.deployment)
+    assert main(["chains", "list", "--asset", "prices"]) == 0
+    listed = capsys.readouterr().out.splitlines()[1].split()
+    assert listed[:4] == ["prices/2025-05-13", "pending", "relay", "0"], "visible before any link committed"
+
+    record, _ = watch_until_finished(resources, chain)
+    assert_complete(resources, record)
+    assert record.chain_id == pending.chain_id, "the chain ran under the id it was registered with"
+    assert record.restarts == 1
+
+
+def sent_emails() -> list[dict[str, Any]]:
+    """What moto's SES has accepted, from moto's own inspection endpoint."""
+    with urllib.request.urlopen(os.environ["AWS_ENDPOINT_URL"] + "/moto-api/data.json", timeout=10) as response:
+        return list(json.load(response).get("ses", {}).get("Message", []))
+
+
+def test_past_max_restarts_the_chain_fails_with_a_failed_check_and_an_email(
+    resources: dict[str, Any], local_stack: LocalStack
+) -> None:
+    chains = with_chains(resources, max_restarts=1)
+    vendor_admin(local_stack, "/admin/knobs", {"latency_ms": 3000})  # every first page outlasts the 2 s link
+    try:
+        before = {message["id"] for message in sent_emails()}
+        chain = ChainAddress("prices", "2025-05-14")
+        chains.launch(relay_event(resources, "2025-05-14"))
+        record, ticks = watch_until_finished(resources, chain)
+    finally:
+        vendor_admin(local_stack, "/admin/reset", {})
+    parameter = f"/baton/{chains.deployment}/chains/prices/2025-05-14"
+    assert record.status == ChainStatus.FAILED and record.restarts == 1
+    assert record.last_error is not None and record.last_error.startswith("gave up after 1 restarts")
+    checks = [e for t in ticks if isinstance(t, dg.SensorResult) for e in t.asset_events]
+    assert len(checks) == 1
+    [check] = checks
+    assert isinstance(check, dg.AssetCheckEvaluation)
+    assert (check.asset_key, check.check_name, check.passed) == (dg.AssetKey(["raw", "prices"]), "chain_healthy", False)
+    assert "failed at link 0" in (check.description or "")
+    [email] = [message for message in sent_emails() if message["id"] not in before]
+    assert email["subject"] == "[baton] relay chain failed: prices/2025-05-14"
+    assert parameter in email["body"] and "LinkBusyError" in email["body"], email["body"]
+    assert email["destinations"]["ToAddresses"] == list(load_settings().alerts.recipients)
+
+
+def test_duplicate_deliveries_never_double_a_relay_chains_links(
+    resources: dict[str, Any], slow_vendor: LocalStack
+) -> None:
+    chains: ChainResource = resources["chains"]
+    chain = ChainAddress("prices", "2025-05-15")
+    event = relay_event(resources, "2025-05-15")
+    chains.launch(event)
+    first = wait_until(lambda: (r := load(resources, chain)) and r.link >= 1 and r, 30, "link 1 committed")
+    assert first.status == ChainStatus.RUNNING, "the chain spans several links"
+    copy = event.continuation(first.chain_id, first.link + 1)  # the relay sent it too: three copies at once
+    senders = [threading.Thread(target=chains.invoke_async, args=(copy,)) for _ in range(2)]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join()
+    record = wait_until(
+        lambda: (r := load(resources, chain)) and r.status != ChainStatus.RUNNING and r, 60, "chain finished"
+    )
+    assert_complete(resources, record)
+    assert committed_links(resources, chain) == list(range(record.link + 1)), "one commit per link, in order"
+    assert record.restarts == 0
+
+
+@pytest.fixture(scope="module")
+def unreported_function(local_stack: LocalStack) -> str:
+    """A function whose failed links Lambda neither retries nor reports: deaths only the record shows."""
+    name = deploy(f"silent-{uuid.uuid4().hex[:6]}")
+    client = lambda_client(load_settings().aws)
+    client.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
+    return name
+
+
+def test_a_link_that_dies_unreported_is_resumed_once_its_chain_is_overdue(
+    resources: dict[str, Any], unreported_function: str, slow_vendor: LocalStack
+) -> None:
+    chains = with_chains(resources, function_name=unreported_function, overdue_margin_seconds=5)
+    assert chains.failure_queue_url() is None
+    chain = ChainAddress("prices", "2025-05-16")
+    chains.launch(relay_event(resources, "2025-05-16"))
+    wait_until(held(resources, chain, 2), 30, "link 2 in flight")
+    assert kill_runtimes(unreported_function) >= 1
+    record, _ = watch_until_finished(resources, chain)
+    assert_complete(resources, record)
+    assert record.restarts >= 1
+    history = resources["chains"].store().history(chains.deployment, chain)
+    assert any((r.last_error or "").startswith("no commit for") for r in history)
+
+
+def test_registration_commits_a_pending_chain_only_where_a_start_begins_one(resources: dict[str, Any]) -> None:
+    chains: ChainResource = resources["chains"]
+    store, deployment = chains.store(), chains.deployment
+    now = datetime.now(UTC).isoformat()
+    chain = ChainAddress("prices", "2025-05-19")
+    event = relay_event(resources, "2025-05-19")
+
+    pending = chains.register(event)
+    assert pending.status == ChainStatus.PENDING and pending.mode == ChainMode.RELAY
+    assert (pending.link, pending.previous_chain_id, pending.started_at) == (0, None, pending.updated_at)
+    assert chains.register(event) == pending, "a pending chain is re-used"
+
+    for status in (ChainStatus.RUNNING, ChainStatus.HALTED):
+        record = CursorRecord("20250519T000000Z-live0001", status, {"offset": 500}, link=1, updated_at=now)
+        store.commit(deployment, chain, record)
+        assert chains.register(event) == record, f"a {status} chain is never overwritten"
+        assert load(resources, chain) == record
+
+    done = CursorRecord("20250519T000000Z-done0001", ChainStatus.DONE, {"offset": 3000}, link=6, updated_at=now)
+    store.commit(deployment, chain, done)
+    follower = chains.register(event)
+    assert follower.status == ChainStatus.PENDING
+    assert (follower.previous_chain_id, follower.cursor) == (done.chain_id, done.cursor), "incremental from it"
+
+    closed = CursorRecord(done.chain_id, ChainStatus.DONE, {}, link=6, window_closed=True, updated_at=now)
+    store.commit(deployment, chain, closed)
+    assert chains.register(event) == closed, "nothing can have changed: the start skips"
+    refresh = chains.register(dataclasses.replace(event, full_refresh=True))
+    assert refresh.status == ChainStatus.PENDING
+    assert (refresh.previous_chain_id, refresh.cursor) == (None, {}), "a full refresh starts from scratch"
+
+    failed = CursorRecord("20250519T000000Z-fail0001", ChainStatus.FAILED, {}, restarts=5, updated_at=now)
+    store.commit(deployment, chain, failed)
+    resumed = chains.register(event)
+    assert (resumed.status, resumed.restarts) == (ChainStatus.FAILED, 0)
+    assert load(resources, chain) == resumed, "a failed chain started again gets its restarts back"
+
+
+def test_deploy_sends_failed_links_to_a_queue_the_platform_finds(resources: dict[str, Any], function: str) -> None:
+    settings = load_settings()
+    client = lambda_client(settings.aws)
+    config = client.get_function_event_invoke_config(FunctionName=function)
+    assert config["MaximumRetryAttempts"] == 2
+    url = resources["chains"].failure_queue_url()
+    assert url is not None and url.endswith(f"/{function}-failures")
+    again = deploy_chain_function(client, function, settings.chains.role_arn, timeout=2, memory_mb=256)
+    assert again.failure_queue_url == url and not again.created, "a redeploy keeps the queue"
+    arn = aws_client(settings.aws, "sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    assert config["DestinationConfig"]["OnFailure"]["Destination"] == arn["Attributes"]["QueueArn"]
+
+
+def test_a_driver_whose_connection_drops_reads_each_links_result_from_the_record(
+    resources: dict[str, Any], slow_vendor: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Invokes lose their answer (a 1 s read timeout against 2 s links), as when a NAT gateway drops the connection."""
+    settings = load_settings()
+    impatient = Config(read_timeout=1, connect_timeout=5, retries={"max_attempts": 0})
+    monkeypatch.setattr(chains_module, "lambda_client", lambda aws: aws_client(aws, "lambda", impatient))
+    chains = with_chains(resources, max_attempts_per_link=5)  # a drop before a cold link claims costs an attempt
+    chain = ChainAddress("prices", "2025-05-20")
+    event = chains.start_event(DATASETS["prices"], chain, settings.lake_bucket)
+    results: list[LinkResult] = []
+    final = chains.drive(event, results.append)
+    record = load(resources, chain)
+    assert record is not None
+    assert_complete(resources, record)
+    assert final.done and final.link == record.link and len(results) == record.link
+    # The first link cannot finish the source (2.4 s of vendor latency), so it outlasts the read timeout;
+    # a short last link may answer in time.
+    assert (results[0].detail or "").startswith("recovered from the cursor record: the invoke's answer was lost")
+    assert committed_links(resources, chain) == list(range(record.link + 1)), "no link ran twice"
+
+
+def test_a_driver_meeting_a_copy_that_holds_the_link_waits_for_it_then_runs_it(
+    resources: dict[str, Any], slow_vendor: LocalStack
+) -> None:
+    """The copy dies holding the lease (it expires, as a dead link's does), so the driver runs the link itself."""
+    chains: ChainResource = resources["chains"]
+    chain = ChainAddress("prices", "2025-05-21")
+    event = chains.start_event(DATASETS["prices"], chain, resources["lake"].bucket)
+    pending = chains.register(event)
+    fence = chains.fence(resources["lake"].bucket)
+    fence.claim(chain, pending.chain_id, 1, "a-copy-that-died", time.time() + 3)
+    results: list[LinkResult] = []
+    final = chains.drive(event, results.append)
+    record = load(resources, chain)
+    assert record is not None and record.chain_id == pending.chain_id
+    assert_complete(resources, record)
+    assert final.done and all(r.outcome != LinkOutcome.DUPLICATE for r in results)
+    assert committed_links(resources, chain) == list(range(record.link + 1))
