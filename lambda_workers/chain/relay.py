@@ -1,7 +1,9 @@
 """Relay mode: a link hands the baton on by invoking its own function asynchronously.
 
 On AWS this needs the function's recursion config set to Allow, or Lambda stops the loop after
-about 16 hops; asynchronous retries must be 0, because a chain retries itself from its cursor.
+about 16 hops. Asynchronous retries are safe: a retried link re-runs from its last commit, the
+fence keeps a duplicate copy from committing, and a retry of a link that committed but died
+before this call hands on again.
 """
 
 from __future__ import annotations

@@ -98,6 +98,11 @@ class ChainRunner:
     def run_link(self, event: LinkEvent, source: Source, context: LambdaContext) -> LinkResult:
         started = time.perf_counter()
         record, halt = self._store.load(event.deployment, event.chain)
+        if record is not None and self._committed_but_not_handed_on(event, record, context):
+            assert self._relay is not None
+            self._relay.send(event.continuation(record.chain_id, record.link + 1))
+            detail = f"link {record.link} was committed by this request, which died before handing on: handed on now"
+            return self._result(event, record, _Work(0, LinkOutcome.DUPLICATE, detail), started, context)
         decision = self._decide(event, source, record, halt, context)
         if decision.record is None:
             assert decision.outcome is not None, "a decision to run nothing says why"
@@ -159,6 +164,20 @@ class ChainRunner:
         if self._relay is not None and event.mode == ChainMode.RELAY and record.status == ChainStatus.RUNNING:
             self._relay.send(event.continuation(record.chain_id, record.link + 1))
         return self._result(event, record, work, started, context, pages=budget.pages_this_link)
+
+    def _committed_but_not_handed_on(self, event: LinkEvent, record: CursorRecord, context: LambdaContext) -> bool:
+        """A retry of the request whose final commit is the record's last: it died between commit and relay.
+
+        Checkpoints leave `link` unchanged, so a record naming this request with the link this
+        event ran (or, for a start, any finished link) can only come from its final commit.
+        """
+        if self._relay is None or event.mode != ChainMode.RELAY or record.status != ChainStatus.RUNNING:
+            return False
+        if record.last_request_id != context.aws_request_id:
+            return False
+        if event.action == "continue":
+            return record.chain_id == event.chain_id and record.link == event.link
+        return record.link >= 1
 
     def _decide(
         self, event: LinkEvent, source: Source, record: CursorRecord | None, halt: bool, context: LambdaContext

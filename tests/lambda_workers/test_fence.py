@@ -146,3 +146,42 @@ def test_a_registered_chain_starts_under_the_id_its_driver_chose(
     results = drive(event(deployment, bucket), pages=10)
     assert results[-1].chain_id == chain_id and results[-1].status == ChainStatus.DONE
     assert set(raw_ids(s3, bucket, f"raw/vendor/corporate_actions/all/{chain_id}")) == expected
+
+
+class DyingRelay:
+    """Dies as it hands on: the link's final commit stands, the next link was never invoked."""
+
+    def send(self, event: dict[str, Any]) -> None:
+        raise Killed
+
+
+class RecordingRelay:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    def send(self, event: dict[str, Any]) -> None:
+        self.sent.append(event)
+
+
+def test_a_retry_of_a_link_that_died_handing_on_hands_on_again(s3: Any, ssm: Any, bucket: str, deployment: str) -> None:
+    drop_files(s3, bucket, 0, 10)
+    first = event(deployment, bucket, mode="relay")
+    fence = LinkFence(s3, bucket, deployment)
+    start = parse_event(first)
+    source = build_source(start.source, SourceContext(secrets=None, s3=s3, remaining_seconds=lambda: 60.0))
+    link1 = ChainRunner(SsmCursorStore(ssm), ChunkWriter(s3, bucket), fence, RecordingRelay()).run_link(
+        start, source, PagesContext(60_000, pages=2)
+    )
+    link_event = parse_event(follow_on(first, link1))
+    attempt = PagesContext(60_000, pages=2, aws_request_id="request-2")
+    with pytest.raises(Killed):
+        ChainRunner(SsmCursorStore(ssm), ChunkWriter(s3, bucket), fence, DyingRelay()).run_link(
+            link_event, source, attempt
+        )
+    relay = RecordingRelay()
+    retry = PagesContext(60_000, pages=2, aws_request_id="request-2")  # Lambda's retry keeps the request id
+    result = ChainRunner(SsmCursorStore(ssm), ChunkWriter(s3, bucket), fence, relay).run_link(link_event, source, retry)
+    assert result.outcome == LinkOutcome.DUPLICATE and result.link == 2
+    assert [(sent["chain_id"], sent["link"]) for sent in relay.sent] == [(link1.chain_id, 3)]
+    history = SsmCursorStore(ssm).history(deployment, CHAIN)
+    assert [r.link for r in history] == [1, 2], "link 2 was not run again"
