@@ -33,8 +33,8 @@ from lambda_workers.handler import lambda_handler
 from local_stack.stack import VENDOR_SECRET_PARAMETER, LocalStack
 from platform_defs.chain_clients import lambda_client
 from platform_defs.datasets import DATASETS, SourceSettings
-from platform_defs.deploy import deploy_chain_function
 from platform_defs.settings import load_settings
+from tests.chain_functions import deploy_test_function
 from tests.lambda_workers.conftest import DeadlineContext
 from tests.vendor_admin import vendor_admin
 
@@ -267,10 +267,7 @@ def test_an_event_field_of_the_wrong_type_or_an_unknown_version_is_refused_namin
 @pytest.fixture(scope="module")
 def function(local_stack: LocalStack) -> str:
     """The worker zip deployed in the local Lambda service, which enforces Lambda's payload limits."""
-    settings = load_settings()
-    name = f"bad-input-{uuid.uuid4().hex[:6]}"
-    deploy_chain_function(lambda_client(settings.aws), name, settings.chains.role_arn, timeout=5, memory_mb=256)
-    return name
+    return deploy_test_function("bad-input", timeout=5)
 
 
 @pytest.mark.parametrize(

@@ -24,15 +24,13 @@ from platform_defs.chain_clients import lambda_client
 from platform_defs.datasets import DATASETS, SourceSettings
 from platform_defs.deploy import deploy_chain_function
 from platform_defs.settings import load_settings
+from tests.chain_functions import deploy_test_function
 from tests.vendor_admin import vendor_admin
 
 
 @pytest.fixture(scope="module")
 def function(local_stack: LocalStack) -> str:
-    settings = load_settings()
-    name = f"chain-{uuid.uuid4().hex[:6]}"
-    deploy_chain_function(lambda_client(settings.aws), name, settings.chains.role_arn, timeout=1, memory_mb=256)
-    return name
+    return deploy_test_function("chain", timeout=1)
 
 
 @pytest.fixture

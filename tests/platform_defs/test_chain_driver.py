@@ -16,21 +16,18 @@ import pytest
 from lambda_workers.events import ChainAddress
 from lambda_workers.exceptions import EventError, LinkDiedError
 from local_stack.stack import LocalStack
-from platform_defs.chain_clients import aws_client, lambda_client
+from platform_defs.chain_clients import aws_client
 from platform_defs.datasets import DATASETS
-from platform_defs.deploy import deploy_chain_function
 from platform_defs.resources.build import build_resources
 from platform_defs.resources.chains import ChainResource
 from platform_defs.settings import load_settings
+from tests.chain_functions import deploy_test_function
 from tests.vendor_admin import vendor_admin
 
 
 @pytest.fixture(scope="module")
 def one_second_links(local_stack: LocalStack) -> str:
-    settings = load_settings()
-    name = f"driver-{uuid.uuid4().hex[:6]}"
-    deploy_chain_function(lambda_client(settings.aws), name, settings.chains.role_arn, timeout=1, memory_mb=256)
-    return name
+    return deploy_test_function("driver", timeout=1)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,11 +25,11 @@ from lambda_workers.events import ChainAddress
 from local_stack.home import PROJECT_ROOT
 from local_stack.stack import LocalStack
 from platform_defs.automation.relay_sensor import relay_chain_sensor
-from platform_defs.chain_clients import aws_client, lambda_client
+from platform_defs.chain_clients import aws_client
 from platform_defs.datasets import DATASETS
-from platform_defs.deploy import deploy_chain_function
 from platform_defs.resources.build import build_resources
 from platform_defs.settings import load_settings
+from tests.chain_functions import deploy_test_function
 from tests.vendor_admin import vendor_admin
 
 RAW_PRICES = dg.AssetKey(["raw", "prices"])
@@ -46,10 +45,7 @@ def assets(local_stack: LocalStack) -> list[dg.AssetsDefinition]:
 
 @pytest.fixture(scope="module")
 def short_link_function(local_stack: LocalStack) -> str:
-    settings = load_settings()
-    name = f"short-links-{uuid.uuid4().hex[:6]}"
-    deploy_chain_function(lambda_client(settings.aws), name, settings.chains.role_arn, timeout=2, memory_mb=256)
-    return name
+    return deploy_test_function("short-links", timeout=2)
 
 
 @pytest.fixture
