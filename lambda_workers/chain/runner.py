@@ -118,6 +118,11 @@ class ChainRunner:
         except LinkHeldError as exc:
             if exc.holder.request_id == context.aws_request_id:
                 raise LinkBusyError(f"{exc}: an earlier attempt of this request died holding it") from exc
+            if event.action == "start" and event.mode == ChainMode.RELAY:
+                # A relay start is the chain's only driver: ending as a duplicate would leave a
+                # resumed chain where it stood (halted, say) with nothing to move it. Failing lets
+                # Lambda retry and then report it, and the watchdog resumes it once the lease clears.
+                raise LinkBusyError(f"{exc}: this start waits for it to clear") from exc
             logger.warning("another copy runs this link: %s", exc)
             return self._result(event, record, _Work(0, LinkOutcome.DUPLICATE, str(exc)), started, context)
         record.last_request_id = context.aws_request_id
@@ -193,7 +198,11 @@ class ChainRunner:
                 return self._halt(event, record)
             return _Decision(record, False)
         if halt:
-            return self._halt(event, record) if record is not None else _Decision(None, False, LinkOutcome.HALTED)
+            if record is None or record.status == ChainStatus.PENDING:
+                # Nothing ran yet: the halt flag alone stops it, and the registration (its chain
+                # id, its predecessor's cursor) stays for the start that comes after the halt.
+                return _Decision(None, False, LinkOutcome.HALTED)
+            return self._halt(event, record)
         if record is not None and record.status == ChainStatus.PENDING:
             # Registered by the driver, under the id it chose: a killed first attempt may have
             # written chunks there, so not fresh.

@@ -135,9 +135,9 @@ class Watchdog:
             return False
         # Lambda has given up on the request, so a lease it still holds guards nothing.
         self._chains.fence(event.bucket).break_held_by(event.chain, request_id)
-        record, _ = self._store.load(self._chains.deployment, event.chain)
+        record, halted = self._store.load(self._chains.deployment, event.chain)
         why = f"request {request_id} failed: {_failure(body)}"
-        if record is None or not _watched(event.chain, record) or not _left_by(record, event, request_id):
+        if record is None or not _watched(event.chain, record) or not _left_by(record, event, request_id, halted):
             self._log.info(f"{event.chain.path()}: {why}; the chain has moved on since, nothing to resume")
             return True
         self._resume(event.chain, record, why, event.bucket)
@@ -148,6 +148,13 @@ class Watchdog:
         if chain in self._handled:
             return
         self._handled.add(chain)
+        if record.status == ChainStatus.HALTED:
+            # Its resume failed before the resumed link committed: it is running again now, so
+            # the overdue path sees it even if the resume below has to wait for a lease.
+            record.status = ChainStatus.RUNNING
+            record.last_error = why[:1000]
+            record.updated_at = datetime.now(UTC).isoformat()
+            self._store.commit(self._chains.deployment, chain, record)
         lease = self._chains.fence(bucket).holder(chain)
         if lease is not None and lease.chain_id == record.chain_id and lease.live(time.time()):
             self._log.info(f"{chain.path()}: {why}; but {lease.describe()}, so it is alive")
@@ -212,15 +219,19 @@ def _watched(chain: ChainAddress, record: CursorRecord) -> bool:
     return record.mode == ChainMode.RELAY and chain.asset in DATASETS and not chain.shard
 
 
-def _left_by(record: CursorRecord, event: LinkEvent, request_id: str) -> bool:
+def _left_by(record: CursorRecord, event: LinkEvent, request_id: str, halted: bool) -> bool:
     """The chain still stands where the failed request left it, so resuming it is the request's work.
 
-    A pending chain was the start's to begin. A running one is the request's while its link has
-    not committed, or when the request itself made the last commit (it died handing on); a
-    commit by another request means the chain went on without it.
+    A pending chain was the start's to begin. A halted one whose halt flag is cleared was being
+    resumed by the start. A running one is the request's while its link has not committed, or
+    when the request itself made the last commit (it died handing on); a commit by another
+    request means the chain went on without it.
     """
     if record.status == ChainStatus.PENDING:
         return event.action == "start"
+    if record.status == ChainStatus.HALTED:
+        # A start after a halt is a resume; it failed before the resumed link could commit.
+        return event.action == "start" and not halted
     if record.status != ChainStatus.RUNNING:
         return False
     if event.action == "continue" and event.chain_id != record.chain_id:

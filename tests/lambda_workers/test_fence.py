@@ -185,3 +185,36 @@ def test_a_retry_of_a_link_that_died_handing_on_hands_on_again(s3: Any, ssm: Any
     assert [(sent["chain_id"], sent["link"]) for sent in relay.sent] == [(link1.chain_id, 3)]
     history = SsmCursorStore(ssm).history(deployment, CHAIN)
     assert [r.link for r in history] == [1, 2], "link 2 was not run again"
+
+
+def test_a_halt_before_a_registered_chain_runs_leaves_its_registration(
+    s3: Any, ssm: Any, bucket: str, deployment: str
+) -> None:
+    expected = drop_files(s3, bucket, 0, 3)
+    store = SsmCursorStore(ssm)
+    chain_id = new_chain_id(datetime(2025, 6, 2, tzinfo=UTC))
+    registered = CursorRecord(chain_id=chain_id, status=ChainStatus.PENDING, cursor={})
+    store.commit(deployment, CHAIN, registered)
+    store.set_halt(deployment, CHAIN, True)
+    assert link(event(deployment, bucket), pages=10).outcome == LinkOutcome.HALTED
+    assert store.load(deployment, CHAIN)[0] == registered, "still pending, under the same id"
+    store.set_halt(deployment, CHAIN, False)
+    results = drive(event(deployment, bucket), pages=10)
+    assert results[-1].chain_id == chain_id and results[-1].status == ChainStatus.DONE
+    assert set(raw_ids(s3, bucket)) == expected
+
+
+def test_a_relay_start_meeting_another_requests_live_lease_fails_so_it_is_retried(
+    s3: Any, ssm: Any, bucket: str, deployment: str
+) -> None:
+    """A start is a relay chain's only driver: it must not end quietly as a duplicate."""
+    drop_files(s3, bucket, 0, 10)
+    link1 = link(event(deployment, bucket), pages=2)
+    SsmCursorStore(ssm).mark_halted(deployment, CHAIN, "halted on request", "2025-06-02T00:00:00+00:00")
+    fence = LinkFence(s3, bucket, deployment)
+    fence.claim(CHAIN, str(link1.chain_id), 2, "an-attempt-that-died", expires_at=4_000_000_000)
+    start = parse_event(event(deployment, bucket, mode="relay"))
+    source = build_source(start.source, SourceContext(secrets=None, s3=s3, remaining_seconds=lambda: 60.0))
+    runner = ChainRunner(SsmCursorStore(ssm), ChunkWriter(s3, bucket), fence, RecordingRelay())
+    with pytest.raises(LinkBusyError, match=r"held by request an-attempt-that-died.*this start waits for it to clear"):
+        runner.run_link(start, source, PagesContext(60_000, pages=2))
