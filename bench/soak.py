@@ -416,15 +416,23 @@ class Soak:
         self._invoke_async(trial, event)
 
     def _invoke_async(self, trial: Trial, event: Any) -> None:
+        """The relay run's launch; one that fails is retried, as Dagster retries the run that raised.
+
+        A launch that fails fails its Dagster run (the run's retry policy, or a person, launches
+        again); a chain that is new is registered and so resumed by the watchdog too, but a
+        resumed (halted) one has only its run to move it.
+        """
         trial.where = "launch (Event invoke)"
-        try:
-            self.launcher.invoke(
-                FunctionName=self.chains.function_name, InvocationType="Event", Payload=json.dumps(event.to_dict())
-            )
-        except (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError) as exc:
-            # Lambda may or may not hold the event (a service restart): the chain is registered, so
-            # the watchdog resumes it once overdue, as it would on AWS.
-            trial.faults.append(f"launch_{type(exc).__name__}")
+        for _ in range(10):
+            try:
+                self.launcher.invoke(
+                    FunctionName=self.chains.function_name, InvocationType="Event", Payload=json.dumps(event.to_dict())
+                )
+                return
+            except (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError) as exc:
+                trial.faults.append(f"launch_{type(exc).__name__}")
+                if self.stop.wait(2.0):
+                    return
 
     def _start_drivers(self, trial: Trial, event: Any, deadline: float, copies: int) -> None:
         trial.where = "starting the driver"
