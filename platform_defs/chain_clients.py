@@ -21,8 +21,16 @@ __all__ = ["aws_client", "lambda_client"]
 _LAMBDA_CONFIG = Config(read_timeout=960, connect_timeout=10, retries={"max_attempts": 0}, tcp_keepalive=True)
 
 
+# Parameter Store allows 40 transactions a second per account and region by default, shared by the
+# links and by Dagster's sensors and drivers: past it AWS answers ThrottlingException, from which
+# botocore's standard mode backs off (with jitter) instead of failing a sensor tick or a run.
+_RETRIES = Config(retries={"mode": "standard", "max_attempts": 10})
+
+
 def aws_client(settings: AwsSettings, service: str, config: Config | None = None) -> Any:
-    return boto3.client(service, region_name=settings.region, config=config)  # type: ignore[call-overload]
+    """A client with standard retries; `config` (the Lambda client's, say) overrides them."""
+    merged = _RETRIES.merge(config) if config is not None else _RETRIES
+    return boto3.client(service, region_name=settings.region, config=merged)  # type: ignore[call-overload]
 
 
 def lambda_client(settings: AwsSettings) -> Any:
