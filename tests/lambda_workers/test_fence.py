@@ -20,9 +20,10 @@ from lambda_workers.chain.fence import LeaseLostError, LinkFence, LinkHeldError
 from lambda_workers.chain.link_result import LinkResult
 from lambda_workers.chain.runner import ChainRunner, new_chain_id
 from lambda_workers.chain.status import ChainStatus, LinkOutcome
-from lambda_workers.events import ChainAddress, parse_event
+from lambda_workers.events import ChainAddress, LinkEvent, parse_event
 from lambda_workers.exceptions import LinkBusyError
 from lambda_workers.sources import SourceContext, build_source
+from lambda_workers.sources.base import Source
 from tests.lambda_workers.conftest import PagesContext
 from tests.lambda_workers.test_runner import (
     DyingWriter,
@@ -51,9 +52,14 @@ class MeetingStore(SsmCursorStore):
         return loaded
 
 
+def feed_source(s3: Any, link_event: LinkEvent) -> Source:
+    """The event's S3 feed source, as the handler builds it (no secrets: feed files need none)."""
+    return build_source(link_event.source, SourceContext(secrets=None, s3=s3, remaining_seconds=lambda: 60.0))
+
+
 def run(s3: Any, store: SsmCursorStore, bucket: str, deployment: str, body: dict[str, Any], pages: int) -> LinkResult:
     link_event = parse_event(body)
-    source = build_source(link_event.source, SourceContext(secrets=None, s3=s3, remaining_seconds=lambda: 60.0))
+    source = feed_source(s3, link_event)
     runner = ChainRunner(store, ChunkWriter(s3, bucket), LinkFence(s3, bucket, deployment))
     return runner.run_link(link_event, source, PagesContext(60_000, pages=pages))
 
@@ -88,7 +94,7 @@ def test_a_retry_of_the_same_request_meeting_its_dead_attempts_lease_fails_so_la
     fence.claim(CHAIN, str(link1.chain_id), 2, "request-that-died", expires_at=4_000_000_000)
     body = follow_on(first, link1)
     link_event = parse_event(body)
-    source = build_source(link_event.source, SourceContext(secrets=None, s3=s3, remaining_seconds=lambda: 60.0))
+    source = feed_source(s3, link_event)
     context = PagesContext(60_000, pages=2, aws_request_id="request-that-died")
     runner = ChainRunner(SsmCursorStore(ssm), ChunkWriter(s3, bucket), fence)
     with pytest.raises(LinkBusyError, match="held by request request-that-died"):
@@ -120,7 +126,7 @@ def test_a_link_checkpoints_so_a_kill_loses_only_the_work_since(
     link1 = link(first, pages=2)
     body = follow_on(first, link1)
     link_event = parse_event(body)
-    source = build_source(link_event.source, SourceContext(secrets=None, s3=s3, remaining_seconds=lambda: 60.0))
+    source = feed_source(s3, link_event)
     fence = LinkFence(s3, bucket, deployment)
     dying = PagesContext(60_000, pages=6)
     runner = ChainRunner(SsmCursorStore(ssm), DyingWriter(s3, bucket, die_on_write=3), fence)
@@ -168,7 +174,7 @@ def test_a_retry_of_a_link_that_died_handing_on_hands_on_again(s3: Any, ssm: Any
     first = event(deployment, bucket, mode="relay")
     fence = LinkFence(s3, bucket, deployment)
     start = parse_event(first)
-    source = build_source(start.source, SourceContext(secrets=None, s3=s3, remaining_seconds=lambda: 60.0))
+    source = feed_source(s3, start)
     link1 = ChainRunner(SsmCursorStore(ssm), ChunkWriter(s3, bucket), fence, RecordingRelay()).run_link(
         start, source, PagesContext(60_000, pages=2)
     )
@@ -214,7 +220,7 @@ def test_a_relay_start_meeting_another_requests_live_lease_fails_so_it_is_retrie
     fence = LinkFence(s3, bucket, deployment)
     fence.claim(CHAIN, str(link1.chain_id), 2, "an-attempt-that-died", expires_at=4_000_000_000)
     start = parse_event(event(deployment, bucket, mode="relay"))
-    source = build_source(start.source, SourceContext(secrets=None, s3=s3, remaining_seconds=lambda: 60.0))
+    source = feed_source(s3, start)
     runner = ChainRunner(SsmCursorStore(ssm), ChunkWriter(s3, bucket), fence, RecordingRelay())
     with pytest.raises(LinkBusyError, match=r"held by request an-attempt-that-died.*this start waits for it to clear"):
         runner.run_link(start, source, PagesContext(60_000, pages=2))

@@ -9,7 +9,6 @@ that does not exist starts no chain.
 from __future__ import annotations
 
 import gzip
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,14 +30,6 @@ from platform_defs.settings import load_settings
 FX = DATASETS["fx_rates"]
 DAY = "2025-06-02"
 CHAIN_ID = "20250602T000000Z-bad00001"
-
-
-@pytest.fixture
-def lake(local_stack: LocalStack) -> tuple[Any, str]:
-    s3 = boto3.client("s3")
-    bucket = f"lake-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=bucket)
-    return s3, bucket
 
 
 def fx_rows(*quotes: str) -> list[dict[str, Any]]:

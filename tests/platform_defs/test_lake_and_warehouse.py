@@ -9,7 +9,6 @@ import io
 import uuid
 from typing import Any
 
-import boto3
 import pyarrow.parquet as pq
 import pytest
 import snowflake.connector
@@ -25,14 +24,6 @@ from platform_defs.warehouse import ensure_stage, ensure_table, load_partition
 from tests.lambda_workers.conftest import DeadlineContext
 
 HEADER = "action_id,symbol,ex_date,action_type,ratio,amount,currency\n"
-
-
-@pytest.fixture
-def lake(local_stack: LocalStack) -> tuple[Any, str]:
-    s3 = boto3.client("s3")
-    bucket = f"lake-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=bucket)
-    return s3, bucket
 
 
 @pytest.fixture
