@@ -31,7 +31,7 @@ from lambda_workers.handler import lambda_handler
 from local_stack.services import SERVICES
 from local_stack.stack import VENDOR_SECRET_PARAMETER, LocalStack
 from platform_defs.chain_clients import lambda_client
-from platform_defs.datasets import DATASETS, SourceSettings
+from platform_defs.datasets import DATASETS, VendorEndpoint
 from platform_defs.deploy import deploy_chain_function
 from platform_defs.settings import load_settings
 
@@ -77,7 +77,7 @@ def date_range_for(rows: int) -> tuple[str, str]:
 def event(vendor: str, bucket: str, rows: int, page: int) -> dict[str, Any]:
     dataset = DATASETS["prices"]
     first, last = date_range_for(rows)
-    source = dataset.build_source(SourceSettings(vendor, VENDOR_SECRET_PARAMETER, bucket, page_size=page), first)
+    source = dataset.source_config(VendorEndpoint(vendor, VENDOR_SECRET_PARAMETER), bucket, first, page)
     source["params"] = {"from": first, "to": last}
     return {
         "version": 1,
@@ -134,7 +134,7 @@ def main() -> None:
         try:
             stack.up()
             os.environ.update(stack.environment())
-            vendor = stack.environment()["BATON_VENDOR_BASE_URL"]
+            vendor = stack.environment()["BATON_VENDOR_MARKETS_BASE_URL"]
             config = json.dumps({"instruments": INSTRUMENTS}).encode()
             request = urllib.request.Request(vendor + "/admin/config", data=config, method="POST")
             urllib.request.urlopen(request, timeout=60).read()

@@ -198,7 +198,7 @@ class Soak:
         self.chaos_counts: Counter[str] = Counter()
         self.trial_threads: dict[int, list[threading.Thread]] = {}  # a trial's own and its drivers'
         env = stack.environment()
-        self.vendor = env["BATON_VENDOR_BASE_URL"]
+        self.vendor = env["BATON_VENDOR_MARKETS_BASE_URL"]
         _post(self.vendor + "/admin/config", {"instruments": INSTRUMENTS})
         _post(self.vendor + "/admin/knobs", BASE_KNOBS)
         settings = load_settings()

@@ -1,10 +1,11 @@
-"""The SQL project's command line, like dbt's: seed | compile | run | test | build.
+"""The SQL project's command line, like dbt's: seed | compile | run | test | build, and query.
 
 `--select` takes dbt's selectors (`model`, `+model`, `model+`, several separated by spaces for
 their union) and `--full-refresh` rebuilds incremental models whole. The engine does not know
 how to reach Snowflake: the caller hands in `connect`, a function returning a context manager
 that yields a DB-API connection (`baton sql ...` passes the platform's Snowflake resource).
-Without one, only `compile` works, rendering models as their first build would.
+Without one, only `compile` works, rendering models as their first build would. `query "<select>"`
+prints the rows of one read-only SELECT, so a table can be checked without connector code.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dbt_like_sql import PROJECT_DIR
 from dbt_like_sql.engine import (
     COMMANDS,
     SnowflakeAdapter,
+    SourceDeclaration,
     SqlProjectError,
     StepOutcome,
     WarehouseError,
@@ -29,6 +31,7 @@ from dbt_like_sql.engine import (
     select,
 )
 from dbt_like_sql.engine.project import Project
+from dbt_like_sql.engine.sql_check import parse_select
 
 __all__ = ["add_arguments", "main", "run_command"]
 
@@ -43,7 +46,11 @@ def main(argv: Sequence[str] | None = None, connect: Connect | None = None) -> i
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command's arguments, shared with `baton sql`."""
-    parser.add_argument("command", choices=("compile", *COMMANDS), help="what to do, as the dbt command of that name")
+    parser.add_argument(
+        "command", choices=("compile", *COMMANDS, "query"), help="what to do, as the dbt command of that name"
+    )
+    parser.add_argument("sql", nargs="?", help='query: one SELECT statement, e.g. "select count(*) from RAW.PRICES"')
+    parser.add_argument("--limit", type=int, default=50, help="query: rows to print at most (default 50)")
     parser.add_argument(
         "--select",
         "-s",
@@ -55,10 +62,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help="folder holding dbt_project.yml")
 
 
-def run_command(args: argparse.Namespace, connect: Connect | None) -> int:
-    """Run a parsed command; 0 when every step succeeded (warnings allowed), 1 otherwise."""
+def run_command(args: argparse.Namespace, connect: Connect | None, sources: Sequence[SourceDeclaration] = ()) -> int:
+    """Run a parsed command; 0 when every step succeeded (warnings allowed), 1 otherwise.
+
+    `sources`: source tables declared outside the project (`baton sql` passes the catalogue's).
+    """
+    if args.command == "query":
+        return _query(args, connect)
+    if args.sql is not None:
+        print(f"error: {args.command} takes no SQL argument (only query does)", file=sys.stderr)
+        return 1
     try:
-        project = load_project(args.project_dir)
+        project = load_project(args.project_dir, sources)
         selected = select(project.graph, args.select)
         print(
             f"Found {len(project.models)} models, {len(project.seeds)} seeds, {len(project.tests)} data tests, "
@@ -77,6 +92,38 @@ def run_command(args: argparse.Namespace, connect: Connect | None) -> int:
     except (SqlProjectError, WarehouseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def _query(args: argparse.Namespace, connect: Connect | None) -> int:
+    """Print the rows of one SELECT as a table; a statement that is not a SELECT is refused before it runs."""
+    if not args.sql:
+        print(
+            'error: query needs the SQL to run, e.g. baton sql query "select count(*) from RAW.PRICES"', file=sys.stderr
+        )
+        return 1
+    if connect is None:
+        print("query needs a warehouse connection: run it as `baton sql query`", file=sys.stderr)
+        return 1
+    try:
+        parse_select(args.sql, "query")
+        with connect() as connection:
+            columns, rows = SnowflakeAdapter(connection).execute(args.sql)
+    except (SqlProjectError, WarehouseError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    shown = [[_cell(value) for value in row] for row in rows[: args.limit]]
+    widths = [max([len(name), *(len(row[i]) for row in shown)]) for i, name in enumerate(columns)]
+    print(" | ".join(name.ljust(width) for name, width in zip(columns, widths, strict=True)))
+    print("-+-".join("-" * width for width in widths))
+    for row in shown:
+        print(" | ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)))
+    more = f", {args.limit} shown" if len(rows) > args.limit else ""
+    print(f"({len(rows)} row{'s' if len(rows) != 1 else ''}{more})")
+    return 0
+
+
+def _cell(value: Any) -> str:
+    return "NULL" if value is None else str(value)
 
 
 def _compile(project: Project, selected: set[str], adapter: SnowflakeAdapter | None) -> int:

@@ -109,14 +109,11 @@ def _print_status(stack: LocalStack) -> int:
 
 
 def _up_and_export(args: argparse.Namespace) -> LocalStack:
-    """Start the stack and export its environment and Dagster home into this process, as a shell would."""
-    from platform_defs.instance_config import write_dagster_home
-
+    """Start the stack and export its environment (its Dagster home included) into this process, as a shell would."""
     stack = _stack(args)
     stack.up()
     _print_status(stack)
     os.environ.update(stack.environment())
-    os.environ["DAGSTER_HOME"] = str(write_dagster_home(stack.home / "dagster"))
     return stack
 
 

@@ -22,11 +22,13 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import boto3
 
 from local_stack.services import SERVICES, ServiceSpec, service_named
+from platform_defs.instance_config import write_dagster_home
 
 __all__ = [
     "DEPLOYMENT",
@@ -50,7 +52,11 @@ LOCAL_CREDENTIALS = {
 
 
 DEPLOYMENT = "local"
-VENDOR_SECRET_PARAMETER = f"/baton/{DEPLOYMENT}/secrets/vendor_api_key"
+VENDOR = "markets"
+"""The built-in vendor: the local vendor API serves its datasets."""
+VENDOR_SECRET_PARAMETER = f"/baton/{DEPLOYMENT}/secrets/{VENDOR}"
+SECRETS_PATH = "/baton/"
+"""Every SecureString below this path survives `down`/`up` (moto keeps parameters in memory only)."""
 PLATFORM_SETTINGS = {
     "BATON_ENV": "local",
     "BATON_DEPLOYMENT": DEPLOYMENT,
@@ -139,12 +145,14 @@ class LocalStack:
                 services[spec.name] = svc
                 self._write_state(services)
                 self._wait_healthy(svc, process, timeout)
-            self._store_vendor_secret(services)
+            self._restore_secrets(services)
+            write_dagster_home(self.dagster_home)
             return services
 
     def down(self, timeout: float = 15.0) -> list[str]:
         """Stop exactly the processes that `up` started; return the names stopped."""
         with self._locked():
+            self._keep_secrets()
             stopped = []
             for svc in reversed(list(self._read_state().values())):
                 if _is_ours(svc):
@@ -182,10 +190,11 @@ class LocalStack:
         return {
             **PLATFORM_SETTINGS,
             "BATON_HOME": str(self.home),
+            "DAGSTER_HOME": str(self.dagster_home),  # `baton run` and `baton dev` record runs in one instance
             **LOCAL_CREDENTIALS,
             "AWS_ENDPOINT_URL": services["aws"].url,
             "AWS_ENDPOINT_URL_LAMBDA": services["lambda"].url,
-            "BATON_VENDOR_BASE_URL": services["vendor"].url,
+            f"BATON_VENDOR_{VENDOR.upper()}_BASE_URL": services["vendor"].url,
             "SNOWFLAKE_HOST": str(snowflake.hostname),
             "SNOWFLAKE_PORT": str(snowflake.port),
             "SNOWFLAKE_PROTOCOL": snowflake.scheme,
@@ -200,18 +209,46 @@ class LocalStack:
             path.write_text(secrets.token_urlsafe(24))
         return path.read_text().strip()
 
-    def _store_vendor_secret(self, services: Mapping[str, RunningService]) -> None:
-        """Put the vendor key where workers read it on AWS: an SSM SecureString (moto forgets on restart)."""
-        ssm = boto3.client(
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def secrets_file(self) -> Path:
+        return self.home / "secrets.json"
+
+    def _ssm(self, url: str) -> Any:
+        return boto3.client(
             "ssm",
-            endpoint_url=services["aws"].url,
+            endpoint_url=url,
             region_name=LOCAL_CREDENTIALS["AWS_DEFAULT_REGION"],
             aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         )
-        ssm.put_parameter(
-            Name=VENDOR_SECRET_PARAMETER, Value=self.vendor_api_key(), Type="SecureString", Overwrite=True
-        )
+
+    def _keep_secrets(self) -> None:
+        """Before the local AWS stops, copy its SecureStrings (`baton secrets set` wrote them) to the home.
+
+        The file is readable by the owner only, like the vendor key; a stack that is not running
+        keeps the file it has.
+        """
+        aws = self.running().get("aws")
+        if aws is None or not _healthy(aws.health_url):
+            return
+        kept: dict[str, str] = {}
+        pages = self._ssm(aws.url).get_paginator("get_parameters_by_path")
+        for page in pages.paginate(Path=SECRETS_PATH, Recursive=True, WithDecryption=True):
+            kept.update((p["Name"], p["Value"]) for p in page["Parameters"] if p["Type"] == "SecureString")
+        kept.pop(VENDOR_SECRET_PARAMETER, None)  # the built-in key has a file of its own
+        self.secrets_file.touch(mode=0o600)
+        self.secrets_file.write_text(json.dumps(kept, indent=2, sort_keys=True))
+
+    def _restore_secrets(self, services: Mapping[str, RunningService]) -> None:
+        """Put the vendor key, and every secret kept at the last `down`, where workers read them: SSM SecureStrings."""
+        kept = json.loads(self.secrets_file.read_text()) if self.secrets_file.exists() else {}
+        ssm = self._ssm(services["aws"].url)
+        for name, value in {**kept, VENDOR_SECRET_PARAMETER: self.vendor_api_key()}.items():
+            ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
 
     def _start(
         self, spec: ServiceSpec, started: Mapping[str, RunningService]

@@ -1,4 +1,4 @@
-"""`baton`: the command line of the platform (deploying the worker, the chains, the SQL models).
+"""`baton`: the command line of the platform: the worker, the chains, datasets, secrets and the SQL models.
 
 Other distributions add commands through the `baton.commands` entry point: the dev install's
 local stack adds `stack`, `dev` and `demo`. A production install has none of them.
@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dbt_like_sql.cli import add_arguments as add_sql_arguments
 from dbt_like_sql.cli import run_command as run_sql_command
@@ -58,6 +59,27 @@ def _parser() -> argparse.ArgumentParser:
     halt.add_argument("shard", nargs="?")
     halt.set_defaults(run=_chains_halt)
 
+    source = commands.add_parser("source", help="declare a dataset: `source new` writes a commented declaration")
+    source_actions = source.add_subparsers(required=True, metavar="ACTION")
+    new = source_actions.add_parser("new", help="write catalogue/<name>.yaml for a source kind; it loads as it stands")
+    new.add_argument("name", help="the dataset's name (lower case, digits, _)")
+    new.add_argument("--kind", required=True, help="json_rest, xml_api, s3_feed or job_poll")
+    new.add_argument("--vendor", help="the vendor's name (default: the dataset's)")
+    new.set_defaults(run=_source_new)
+
+    run = commands.add_parser("run", help="materialise a dataset's lineage (raw -> lake -> warehouse) now")
+    run.add_argument("dataset")
+    run.add_argument("--partition", help="the partition (default: the one its schedule would run now)")
+    run.add_argument("--full-refresh", action="store_true", help="extract from scratch, not from the last cursor")
+    run.add_argument("--mode", choices=("driven", "relay"), default="driven", help="how the chain runs")
+    run.set_defaults(run=_run)
+
+    secrets = commands.add_parser("secrets", help="vendor secrets, as the SSM SecureStrings the workers read")
+    secret_actions = secrets.add_subparsers(required=True, metavar="ACTION")
+    put = secret_actions.add_parser("set", help="store a vendor's secret, read from stdin or a prompt (never argv)")
+    put.add_argument("vendor")
+    put.set_defaults(run=_secrets_set)
+
     for plugin in entry_points(group=COMMANDS_ENTRY_POINT):
         plugin.load()(commands)
     return parser
@@ -86,13 +108,83 @@ def _sql(args: argparse.Namespace) -> int:
     """The SQL project's commands on the Snowflake the platform uses (`BATON_ENV` decides which)."""
     import dagster as dg
 
+    from platform_defs.datasets import DATASETS
     from platform_defs.resources import build_resources
     from platform_defs.settings import load_settings
+    from platform_defs.sql_sources import catalogue_sources
+    from platform_defs.warehouse import ensure_tables
 
     snowflake = build_resources(load_settings())["snowflake"]
     # Initialised as a run would initialise it: the local resource creates its database on first use.
     with dg.build_resources({"snowflake": snowflake}) as resources:
-        return run_sql_command(args, resources.snowflake.get_connection)
+
+        @contextmanager
+        def connect() -> Iterator[Any]:
+            with resources.snowflake.get_connection() as connection:
+                if args.command != "query":
+                    ensure_tables(connection, DATASETS.values())  # a dataset not loaded yet reads as empty
+                yield connection
+
+        return run_sql_command(args, connect, catalogue_sources(DATASETS))
+
+
+def _source_new(args: argparse.Namespace) -> int:
+    from platform_defs.datasets import catalogue_dir
+    from platform_defs.declarations import DeclarationError
+    from platform_defs.scaffold import ScaffoldError, write_declaration
+
+    try:
+        path = write_declaration(catalogue_dir(), args.name, args.kind, args.vendor)
+    except (ScaffoldError, DeclarationError) as exc:
+        print(f"baton: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}: edit it (docs/datasets.md has every field), then `baton run {args.name}`")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from lambda_workers.chain.status import ChainMode
+    from platform_defs.dataset_run import RunError, run_dataset
+    from platform_defs.definitions import defs
+
+    try:
+        run = run_dataset(defs, args.dataset, args.partition, args.full_refresh, ChainMode(args.mode))
+    except RunError as exc:
+        print(f"baton: {exc}", file=sys.stderr)
+        return 1
+    where = f" {run.partition}" if run.partition else ""
+    if not run.success:
+        print(f"baton: run {run.run_id} of {args.dataset}{where} failed: {run.failure}", file=sys.stderr)
+        return 1
+    loaded = ", ".join(f"{key} {rows:,}" for key, rows in run.rows.items()) or "nothing materialised"
+    print(f"run {run.run_id} of {args.dataset}{where} succeeded: {loaded} rows")
+    if args.mode == "relay":
+        print("the relay chain runs on by itself: the relay_chains sensor materialises the lineage when it is done")
+    return 0
+
+
+def _secrets_set(args: argparse.Namespace) -> int:
+    """The value from stdin when it is piped in, else from a prompt that does not echo: never from argv."""
+    import getpass
+
+    from platform_defs.chain_clients import aws_client
+    from platform_defs.datasets import DATASETS, http_vendors
+    from platform_defs.declarations import NAME
+    from platform_defs.settings import aws_settings, vendor_secret_parameter_from_env
+
+    if not NAME.match(args.vendor):
+        print(f"baton: {args.vendor!r} is not a vendor name: it must match {NAME.pattern}", file=sys.stderr)
+        return 1
+    value = sys.stdin.read() if not sys.stdin.isatty() else getpass.getpass(f"secret for {args.vendor}: ")
+    value = value.strip("\r\n")
+    if not value:
+        print(f"baton: no secret given for {args.vendor} (pipe it in, or type it at the prompt)", file=sys.stderr)
+        return 1
+    parameter = vendor_secret_parameter_from_env(args.vendor)
+    aws_client(aws_settings(), "ssm").put_parameter(Name=parameter, Value=value, Type="SecureString", Overwrite=True)
+    note = "" if args.vendor in http_vendors(DATASETS) else "; no declared dataset calls this vendor yet"
+    print(f"stored the secret of {args.vendor} as the SecureString {parameter} ({len(value)} characters){note}")
+    return 0
 
 
 def _no_such_dataset(asset: str) -> str:

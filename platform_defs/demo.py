@@ -17,7 +17,7 @@ import dagster as dg
 
 from platform_defs.automation.jobs import SQL_MODELS_JOB, lineage_job
 from platform_defs.chain_clients import lambda_client
-from platform_defs.datasets import LANDING_CORPORATE_ACTIONS, WEEKDAYS
+from platform_defs.datasets import DATASETS
 from platform_defs.deploy import deploy_chain_function
 from platform_defs.settings import Settings
 
@@ -38,8 +38,10 @@ def run_demo(defs: dg.Definitions, settings: Settings) -> int:
         lambda_client(settings.aws), settings.chains.function_name, settings.chains.role_arn
     )
     print(f"deployed {deployed.function_name} ({deployed.zip_bytes} bytes)")
-    days = WEEKDAYS.get_partition_keys()[-DAYS:]
-    _drop_feed_files(settings.chains.vendor_base_url, settings.lake_bucket, days[0], days[-1])
+    prices = DATASETS["prices"].partitions
+    assert prices is not None
+    days = prices.get_partition_keys()[-DAYS:]
+    _drop_feed_files(settings.chains.vendors["markets"].base_url, settings.lake_bucket, days[0], days[-1])
     instance = dg.DagsterInstance.get()
     _run(defs, _lineage_jobs("instruments", "corporate_actions"), instance, None, "reference data")
     for day in days:
@@ -87,7 +89,8 @@ def _run(
 
 def _drop_feed_files(vendor_url: str, bucket: str, first: str, last: str) -> None:
     """The vendor delivers its corporate-action feed files into the landing prefix."""
-    body = {"bucket": bucket, "prefix": LANDING_CORPORATE_ACTIONS, "from": first, "to": last, "format": "csv"}
+    landing = DATASETS["corporate_actions"].source["prefix"]
+    body = {"bucket": bucket, "prefix": landing, "from": first, "to": last, "format": "csv"}
     request = urllib.request.Request(
         vendor_url + "/admin/feeds/drop",
         data=json.dumps(body).encode(),
@@ -96,7 +99,7 @@ def _drop_feed_files(vendor_url: str, bucket: str, first: str, last: str) -> Non
     )
     with urllib.request.urlopen(request, timeout=60) as response:
         keys = json.loads(response.read()).get("keys", [])
-    print(f"vendor delivered {len(keys)} corporate-action feed files to s3://{bucket}/{LANDING_CORPORATE_ACTIONS}")
+    print(f"vendor delivered {len(keys)} corporate-action feed files to s3://{bucket}/{landing}")
 
 
 def _print_answer(snowflake: Any) -> None:

@@ -11,7 +11,7 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -23,6 +23,8 @@ ARROW_TYPES: Mapping[str, pa.DataType] = {
     "string": pa.string(),
     "date": pa.date32(),
     "timestamp": pa.timestamp("us"),  # UTC, without a zone: Snowflake's TIMESTAMP_NTZ
+    "epoch_seconds": pa.timestamp("us"),  # a number of seconds since 1970-01-01 UTC
+    "epoch_millis": pa.timestamp("us"),  # a number of milliseconds since then
     "float": pa.float64(),
     "integer": pa.int64(),
 }
@@ -116,6 +118,17 @@ def _cast_all(values: list[Any], type_name: str, target: pa.DataType) -> pa.Arra
         if pa.types.is_floating(numbers.type) and pc.any(pc.is_nan(numbers)).as_py():
             raise _Invalid("NaN")
         return pc.cast(numbers, target)
+    if type_name in _EPOCH_MICROS:
+        if not (
+            pa.types.is_integer(inferred.type)
+            or pa.types.is_floating(inferred.type)
+            or pa.types.is_string(inferred.type)
+        ):
+            raise _Invalid("not numbers")
+        micros = pc.multiply(pc.cast(inferred, pa.float64()), float(_EPOCH_MICROS[type_name]))
+        if pc.any(pc.is_nan(micros)).as_py():
+            raise _Invalid("NaN")
+        return pc.cast(pc.cast(pc.round(micros), pa.int64()), target)
     if not pa.types.is_string(inferred.type):
         raise _Invalid("not text")
     if type_name == "date":
@@ -165,10 +178,23 @@ def _as_date(value: Any) -> date:
     return _as_timestamp(value).date()
 
 
+_EPOCH_MICROS = {"epoch_seconds": 1_000_000, "epoch_millis": 1_000}
+
+
+def _epoch(unit_micros: int) -> Callable[[Any], datetime]:
+    def as_timestamp(value: Any) -> datetime:
+        micros = round(_as_number(value) * unit_micros)
+        return datetime(1970, 1, 1) + timedelta(microseconds=micros)
+
+    return as_timestamp
+
+
 _ONE_VALUE: Mapping[str, Callable[[Any], Any]] = {
     "string": _as_string,
     "date": _as_date,
     "timestamp": _as_timestamp,
     "float": _as_number,
     "integer": _as_integer,
+    "epoch_seconds": _epoch(_EPOCH_MICROS["epoch_seconds"]),
+    "epoch_millis": _epoch(_EPOCH_MICROS["epoch_millis"]),
 }

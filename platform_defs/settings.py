@@ -7,6 +7,13 @@ which resources the assets get (`local` adds first-use set-up the local stack ne
 assumes infrastructure an administrator owns). The local stack prints the same variables
 (`eval "$(baton stack env)"`), so there is one source of truth, not two.
 
+Each vendor the catalogue calls has two variables named after it: `BATON_VENDOR_<NAME>_BASE_URL`
+and `BATON_VENDOR_<NAME>_SECRET_PARAMETER` (optional; by default the SSM SecureString
+`/baton/<deployment>/secrets/<name>`, which `baton secrets set <name>` writes). On AWS a missing
+base URL fails the code location at load; locally, where the stack exports the built-in vendor's
+and a new vendor may not be running yet, it fails only a run of that vendor's datasets, naming
+the variable, so declaring a dataset never breaks the others.
+
 Everything is resolved when the definitions load, so a missing or invalid setting fails the
 code location at once with a message naming every variable at fault.
 """
@@ -14,8 +21,11 @@ code location at once with a message naming every variable at fault.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+
+from platform_defs.dataset_spec import VendorEndpoint
 
 __all__ = [
     "REQUIRED_VARIABLES",
@@ -27,8 +37,11 @@ __all__ = [
     "ConfigurationError",
     "Settings",
     "SnowflakeSettings",
+    "aws_settings",
     "load_settings",
     "vendor_secret_parameter",
+    "vendor_secret_parameter_from_env",
+    "vendor_variable",
 ]
 
 VALID_ENVS = ("local", "aws")
@@ -37,7 +50,6 @@ WAREHOUSE_SCHEMAS = ("RAW", "ANALYTICS")
 REQUIRED_VARIABLES = (
     "BATON_LAKE_BUCKET",
     "BATON_CHAIN_ROLE_ARN",
-    "BATON_VENDOR_BASE_URL",
     "BATON_ALERT_SENDER",
     "BATON_ALERT_RECIPIENTS",
     "SNOWFLAKE_ACCOUNT",
@@ -45,7 +57,7 @@ REQUIRED_VARIABLES = (
     "SNOWFLAKE_DATABASE",
     "SNOWFLAKE_WAREHOUSE",
 )
-"""Needed in every environment; the local stack exports each of them."""
+"""Needed in every environment, with each vendor's base URL; the local stack exports each of them."""
 
 
 class ConfigurationError(ValueError):
@@ -79,8 +91,7 @@ class ChainSettings:
 
     function_name: str
     role_arn: str
-    vendor_base_url: str
-    vendor_secret_parameter: str
+    vendors: Mapping[str, VendorEndpoint]
 
 
 @dataclass(frozen=True)
@@ -104,21 +115,51 @@ class Settings:
     storage_integration: str | None = None
 
 
-def vendor_secret_parameter(deployment: str) -> str:
-    """The SSM SecureString holding the vendor's API key, which the workers read."""
-    return f"/baton/{deployment}/secrets/vendor_api_key"
+def vendor_secret_parameter(deployment: str, vendor: str) -> str:
+    """The SSM SecureString holding a vendor's secret by default, which the workers read."""
+    return f"/baton/{deployment}/secrets/{vendor}"
 
 
-def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+def vendor_secret_parameter_from_env(vendor: str, environ: Mapping[str, str] | None = None) -> str:
+    """Where a vendor's secret goes, from the environment alone: no other setting need be complete."""
+    env = os.environ if environ is None else environ
+    return env.get(vendor_variable(vendor, "SECRET_PARAMETER")) or vendor_secret_parameter(
+        env.get("BATON_DEPLOYMENT", "prod"), vendor
+    )
+
+
+def aws_settings(environ: Mapping[str, str] | None = None) -> AwsSettings:
+    """The region alone, for commands that need AWS and nothing else."""
+    env = os.environ if environ is None else environ
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise ConfigurationError("AWS_REGION (or AWS_DEFAULT_REGION) is not set")
+    return AwsSettings(region)
+
+
+def vendor_variable(vendor: str, suffix: str) -> str:
+    """`BATON_VENDOR_<NAME>_<SUFFIX>`: a vendor's setting, named after it."""
+    return f"BATON_VENDOR_{re.sub(r'[^A-Z0-9]', '_', vendor.upper())}_{suffix}"
+
+
+def load_settings(environ: Mapping[str, str] | None = None, vendors: Collection[str] | None = None) -> Settings:
     """Resolve the settings from `environ` (default: the process environment).
 
+    `vendors` are the vendors whose endpoints are needed (default: those the catalogue calls).
     Raises `ConfigurationError` naming every missing or invalid variable at once.
     """
     env = dict(os.environ if environ is None else environ)
+    if vendors is None:
+        from platform_defs.datasets import DATASETS, http_vendors
+
+        vendors = http_vendors(DATASETS)
     name = env.get("BATON_ENV", "local")
     if name not in VALID_ENVS:
         raise ConfigurationError(f"BATON_ENV={name!r} is not valid; use one of: {', '.join(VALID_ENVS)}")
     missing = [var for var in REQUIRED_VARIABLES if not env.get(var)]
+    unset_vendors = [v for v in sorted(vendors) if not env.get(vendor_variable(v, "BASE_URL"))]
+    if name == "aws":
+        missing += [vendor_variable(v, "BASE_URL") for v in unset_vendors]
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
     if not region:
         missing.append("AWS_REGION (or AWS_DEFAULT_REGION)")
@@ -137,8 +178,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         chains=ChainSettings(
             function_name=env.get("BATON_CHAIN_FUNCTION", "baton-chain"),
             role_arn=env["BATON_CHAIN_ROLE_ARN"],
-            vendor_base_url=env["BATON_VENDOR_BASE_URL"],
-            vendor_secret_parameter=vendor_secret_parameter(deployment),
+            vendors={
+                vendor: VendorEndpoint(
+                    base_url=_http_url(env, vendor_variable(vendor, "BASE_URL")),
+                    secret_parameter=vendor_secret_parameter_from_env(vendor, env),
+                )
+                for vendor in sorted(vendors)
+                if vendor not in unset_vendors
+            },
         ),
         alerts=_alerts(env),
         storage_integration=env.get("SNOWFLAKE_STORAGE_INTEGRATION"),
@@ -153,6 +200,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             connection_args=_snowflake_endpoint(env),
         ),
     )
+
+
+def _http_url(env: Mapping[str, str], variable: str) -> str:
+    url = env[variable]
+    if not re.match(r"^https?://[^/\s]+", url):
+        raise ConfigurationError(f"{variable}={url!r} is not an http(s) URL")
+    return url
 
 
 def _snowflake_endpoint(env: Mapping[str, str]) -> dict[str, object]:

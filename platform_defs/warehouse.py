@@ -7,7 +7,7 @@ in one transaction, so readers see the old rows or the new ones, never neither.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +48,17 @@ def ensure_table(cur: Any, dataset: Dataset) -> None:
     columns.append(f"{PARTITION_COLUMN.upper()} VARCHAR")
     comment = string_literal(dataset.description)
     cur.execute(f"CREATE TABLE IF NOT EXISTS {dataset.table} ({', '.join(columns)}) COMMENT = {comment}")
+
+
+def ensure_tables(conn: Any, datasets: Iterable[Dataset]) -> None:
+    """Create the RAW table of each dataset not loaded yet, so SQL that reads it sees an empty table.
+
+    A newly declared dataset then shows in `mart_data_quality` with 0 rows, and the models that
+    read it build, instead of failing until its first load.
+    """
+    with conn.cursor() as cur:
+        for dataset in datasets:
+            ensure_table(cur, dataset)
 
 
 def load_partition(conn: Any, dataset: Dataset, partition: str, files: Sequence[str]) -> WarehouseLoad:

@@ -28,6 +28,7 @@ from dbt_like_sql.engine.project import Project
 from dbt_like_sql.engine.quoting import Relation
 from dbt_like_sql.engine.results import BuildResult, DataTestResult
 from dbt_like_sql.engine.runner import COMMANDS, StepOutcome, plan, run_project
+from dbt_like_sql.engine.schema_files import SourceDeclaration
 from dbt_like_sql.engine.seeds import load_seed, read_seed
 from dbt_like_sql.engine.selection import select
 
@@ -49,6 +50,7 @@ __all__ = [
     "SeedError",
     "SelectionError",
     "SnowflakeAdapter",
+    "SourceDeclaration",
     "SourceTable",
     "SqlProjectError",
     "SqlSyntaxError",

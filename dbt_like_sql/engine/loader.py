@@ -32,7 +32,13 @@ from dbt_like_sql.engine.project_file import (
 )
 from dbt_like_sql.engine.quoting import Relation, normalize_identifier
 from dbt_like_sql.engine.render import Rendered, Renderer
-from dbt_like_sql.engine.schema_files import DataTestDeclaration, NodeDocs, SchemaFiles, load_schema_files
+from dbt_like_sql.engine.schema_files import (
+    DataTestDeclaration,
+    NodeDocs,
+    SchemaFiles,
+    SourceDeclaration,
+    load_schema_files,
+)
 from dbt_like_sql.engine.sql_check import check_model_sql
 
 __all__ = ["load_project"]
@@ -70,17 +76,23 @@ class _ParseNamespace:
         return self._sources.keys()
 
 
-def load_project(project_dir: Path) -> Project:
-    """The validated project in `project_dir`; any problem raises an error naming file and line."""
+def load_project(project_dir: Path, sources: Sequence[SourceDeclaration] = ()) -> Project:
+    """The validated project in `project_dir`; any problem raises an error naming file and line.
+
+    `sources` are source tables declared outside the project's schema files (Baton derives its
+    RAW tables from the dataset catalogue), each naming the file it comes from; one declared in
+    both places is an error naming both.
+    """
     project_dir = project_dir.resolve()
     project_file = load_project_file(project_dir)
     schema_files = load_schema_files(project_dir, (*project_file.model_paths, *project_file.seed_paths))
+    schema_files = _with_sources(schema_files, sources)
     model_files = _discover(project_dir, project_file.model_paths, ".sql")
     seed_files = _discover(project_dir, project_file.seed_paths, ".csv")
     _check_unique_names([*model_files, *seed_files])
     _check_docs_match(schema_files, {f.name for f in model_files}, {f.name for f in seed_files})
     sources = _sources(schema_files)
-    renderer = Renderer(project_dir, project_file.name, project_file.vars)
+    renderer = Renderer(project_dir, project_file.name, project_file.vars, _graph_sources(project_file.name, sources))
 
     seeds = _seeds(seed_files, project_file, schema_files)
     names = {f.name for f in [*model_files, *seed_files]}
@@ -210,6 +222,41 @@ def _check_unique_names(files: list[_File]) -> None:
                 f"the name {file.name!r} is already taken by {seen[key]}: ref() needs one node per name", file.relative
             )
         seen[key] = file.relative
+
+
+def _with_sources(schema_files: SchemaFiles, extra: Sequence[SourceDeclaration]) -> SchemaFiles:
+    if not extra:
+        return schema_files
+    sources = dict(schema_files.sources)
+    for declaration in extra:
+        key = f"{declaration.source_name}.{declaration.name}"
+        if key in sources:
+            other = sources[key]
+            raise SchemaFileError(
+                f"source table {key!r} is declared twice: here and in {other.path}:{other.line}",
+                declaration.path,
+                declaration.line,
+            )
+        sources[key] = declaration
+    return SchemaFiles(models=schema_files.models, seeds=schema_files.seeds, sources=sources)
+
+
+def _graph_sources(project_name: str, sources: Mapping[str, SourceTable]) -> dict[str, dict[str, Any]]:
+    """`graph.sources` as dbt's Jinja context has it: by unique id, each with its name, columns and meta."""
+    return {
+        f"source.{project_name}.{table.source_name}.{table.name}": {
+            "unique_id": f"source.{project_name}.{table.source_name}.{table.name}",
+            "resource_type": "source",
+            "source_name": table.source_name,
+            "name": table.name,
+            "schema": table.relation.schema,
+            "identifier": table.relation.name,
+            "description": table.description,
+            "columns": {c.name: {"name": c.name, "description": c.description} for c in table.columns},
+            "meta": dict(table.meta),
+        }
+        for table in sources.values()
+    }
 
 
 def _sources(schema_files: SchemaFiles) -> dict[str, SourceTable]:

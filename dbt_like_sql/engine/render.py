@@ -52,9 +52,16 @@ class Rendered:
 class Renderer:
     """Renders the project's files; one Jinja environment, so each template compiles once."""
 
-    def __init__(self, project_dir: Path, project_name: str, variables: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        project_dir: Path,
+        project_name: str,
+        variables: Mapping[str, Any],
+        graph_sources: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
         self._project_name = project_name
         self._vars = dict(variables)
+        self._graph = {"sources": dict(graph_sources or {})}
         self._env = jinja2.sandbox.SandboxedEnvironment(
             loader=jinja2.FileSystemLoader(str(project_dir)),
             undefined=jinja2.StrictUndefined,
@@ -149,7 +156,7 @@ class Renderer:
                 raise TemplateError(f"var({name!r}) is not set under `vars:` in dbt_project.yml", path, line())
             return default
 
-        return {"ref": ref, "source": source, "config": config, "var": var}
+        return {"ref": ref, "source": source, "config": config, "var": var, "graph": self._graph}
 
 
 def _caller_line(template: jinja2.Template) -> int | None:

@@ -55,7 +55,12 @@ def check_model_sql(
         )
 
 
-def _parse(sql: str, path: str, source_text: str) -> exp.Query:
+def parse_select(sql: str, path: str) -> exp.Query:
+    """`sql` as one SELECT (or WITH ... SELECT) statement; anything else is a SqlSyntaxError naming `path`."""
+    return _parse(sql, path, sql, "a query")
+
+
+def _parse(sql: str, path: str, source_text: str, what: str = "a model") -> exp.Query:
     try:
         statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
     except sqlglot.ParseError as exc:
@@ -68,9 +73,11 @@ def _parse(sql: str, path: str, source_text: str) -> exp.Query:
     except sqlglot.errors.TokenError as exc:
         raise SqlSyntaxError(f"SQL syntax error: {exc}", path) from exc
     if not statements:
-        raise SqlSyntaxError("the model renders to no SQL statement", path)
+        raise SqlSyntaxError(
+            f"{what} with no SQL statement" if what != "a model" else "the model renders to no SQL statement", path
+        )
     if len(statements) > 1 or not isinstance(statements[0], exp.Query):
-        raise SqlSyntaxError("a model must be exactly one SELECT (or WITH ... SELECT) statement", path)
+        raise SqlSyntaxError(f"{what} must be exactly one SELECT (or WITH ... SELECT) statement", path)
     return statements[0]
 
 

@@ -6,6 +6,7 @@ plain loader forgets lines, so mappings and lists are built as subclasses that k
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +53,11 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _con
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
-def load_yaml(path: Path, relative: str, error: type[SqlProjectError]) -> Any:
-    """The document in `path` (a SafeLoader: no Python objects); bad YAML raises `error` with the line."""
+def load_yaml(path: Path, relative: str, error: Callable[..., Exception] = SqlProjectError) -> Any:
+    """The document in `path` (a SafeLoader: no Python objects); bad YAML raises `error(message, relative, line)`.
+
+    Other YAML files with line-numbered errors (Baton's dataset declarations) read through it too.
+    """
     try:
         return yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
     except yaml.MarkedYAMLError as exc:

@@ -7,7 +7,7 @@ from typing import Any
 
 from lambda_workers.exceptions import EventError
 
-__all__ = ["optional_str", "require_int", "require_mapping", "require_str"]
+__all__ = ["optional_str", "require_int", "require_mapping", "require_number", "require_str"]
 
 
 def require_str(config: Mapping[str, Any], name: str, where: str = "source") -> str:
@@ -31,6 +31,15 @@ def require_int(
     if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
         raise EventError(f"{where}.{name}", f"must be an integer from {minimum} to {maximum}; got {value!r}")
     return value
+
+
+def require_number(
+    config: Mapping[str, Any], name: str, default: float, minimum: float, maximum: float, where: str = "source"
+) -> float:
+    value = config.get(name, default)
+    if not isinstance(value, int | float) or isinstance(value, bool) or not minimum <= value <= maximum:
+        raise EventError(f"{where}.{name}", f"must be a number from {minimum:g} to {maximum:g}; got {value!r}")
+    return float(value)
 
 
 def require_mapping(

@@ -3,7 +3,8 @@
 Standard library only, so the worker zip needs nothing vendored. 429 and 5xx answers, dropped
 connections and truncated bodies are retried with exponential backoff and jitter; a wait that
 would not fit in the link's remaining time becomes `RetryLaterError`, and the next link retries.
-Header values are never logged: one of them is the API key.
+A rate limit spaces requests out. Header values are never logged, and secret query parameters
+never appear in a URL the client reports: either may be the API key.
 """
 
 from __future__ import annotations
@@ -70,11 +71,15 @@ class HttpClient:
         reserve_seconds: float = 1.0,
         credentials: str | None = None,
         on_rejected: Callable[[], None] | None = None,
+        secret_params: Mapping[str, str] | None = None,
+        requests_per_second: float | None = None,
     ):
-        """`credentials` says where the headers' secret comes from; a 401 or 403 answer names it.
+        """`credentials` says where the secret comes from; a 401 or 403 answer names it.
 
         `on_rejected` runs on such an answer: the caller forgets a cached secret, so a key fixed
         in Parameter Store is read again by the next link instead of a warm one resending the old.
+        `secret_params` go on every request's query but into no reported URL.
+        `requests_per_second` spaces requests at least `1 / requests_per_second` apart.
         """
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -91,6 +96,9 @@ class HttpClient:
         self._backoff_max = backoff_max
         self._reserve = reserve_seconds
         self._credentials = credentials
+        self._secret_query = urlencode(dict(secret_params or {}))
+        self._interval = 1.0 / requests_per_second if requests_per_second else 0.0
+        self._last_request = 0.0
         self._conn: http.client.HTTPConnection | None = None
 
     def get(self, path: str, params: Mapping[str, object] | None = None) -> HttpResponse:
@@ -112,6 +120,7 @@ class HttpClient:
         last_problem = ""
         for attempt in range(1, self._max_attempts + 1):
             try:
+                self._pace()
                 status, headers, content = self._request(method, request_path, body)
             except TRANSIENT_ERRORS as exc:
                 self._close()
@@ -137,7 +146,16 @@ class HttpClient:
             time.sleep(wait)
         raise SourceError(f"{method} {target.path} failed {self._max_attempts} times; last: {last_problem}")
 
+    def _pace(self) -> None:
+        """Wait until the rate limit allows the next request (a no-op without one)."""
+        wait = self._last_request + self._interval - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        self._last_request = time.monotonic()
+
     def _request(self, method: str, request_path: str, body: bytes | None) -> tuple[int, dict[str, str], bytes]:
+        if self._secret_query:
+            request_path += ("&" if "?" in request_path else "?") + self._secret_query
         if self._conn is None:
             connection_class = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
             self._conn = connection_class(self._netloc, timeout=self._timeout)

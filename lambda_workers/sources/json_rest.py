@@ -1,4 +1,4 @@
-"""Paginated JSON REST APIs: offset/limit, page number, next token, or Link header.
+"""Paginated JSON REST APIs: offset/limit, page number, next token, next URL in the body, or Link header.
 
 Config (the event's `source`):
 
@@ -8,9 +8,10 @@ Config (the event's `source`):
      "pagination": {"style": "offset", "limit": 10000,
                     "limit_param": "limit", "offset_param": "offset", "total_field": "total",
                     "page_param": "page", "total_pages_field": "total_pages",
-                    "token_param": "next_token", "token_field": "next_token"},
+                    "token_param": "next_token", "token_field": "next_token",
+                    "next_url_field": "next"},          # dotted path to the next page's URL
      "incremental": {"field": "seq", "param": "after"},   # optional high-water mark
-     "auth": {"header": "X-Api-Key", "secret_parameter": "/baton/prod/secrets/vendor_api_key"},
+     "auth": {"type": "header", "header": "X-Api-Key", "prefix": "", "secret_parameter": "/baton/prod/secrets/markets"},
      "window_closes_at": "2024-01-02T21:00:00Z"}
 
 With `incremental`, the cursor carries the highest `field` value seen; the next run of the same
@@ -32,7 +33,7 @@ from lambda_workers.sources.vendor_http import Window, client_from_config
 
 __all__ = ["JsonRestSource"]
 
-STYLES = ("offset", "page", "token", "link")
+STYLES = ("offset", "page", "token", "next_url", "link")
 MAX_CURSOR_TEXT = 2048
 """Bytes (as JSON) a next token or next URL may take in the cursor: half of the 4 KB cursor record,
 whose other fields take at most about 1.7 KB. A longer one could never be committed."""
@@ -60,6 +61,7 @@ class JsonRestSource(Source):
         self._total_pages_field = optional_str(pagination, "total_pages_field", "total_pages", where=where)
         self._token_param = optional_str(pagination, "token_param", "next_token", where=where)
         self._token_field = optional_str(pagination, "token_field", "next_token", where=where)
+        self._next_url_field = optional_str(pagination, "next_url_field", "next", where=where) or "next"
         self._incremental: dict[str, Any] | None = None
         if "incremental" in config:
             self._incremental = require_mapping(config, "incremental")
@@ -85,7 +87,7 @@ class JsonRestSource(Source):
         params = dict(self._params)
         if self._incremental is not None and cursor.get("since") is not None:
             params[self._incremental["param"]] = cursor["since"]
-        if self._style == "link" and cursor.get("url"):
+        if self._style in ("link", "next_url") and cursor.get("url"):
             response = self._client.get(cursor["url"])
         else:
             params.update(self._page_params(cursor))
@@ -130,6 +132,13 @@ class JsonRestSource(Source):
             if token:
                 _check_fits_cursor(token, f"next token {self._token_field!r}", response)
             return ({"token": token} if token else {}), not token, total
+        if self._style == "next_url":
+            url = _dotted(body, self._next_url_field)
+            if url is not None and not isinstance(url, str):
+                raise SourceError(f"{response.url}: the next URL {self._next_url_field!r} is not a string: {url!r}")
+            if url:
+                _check_fits_cursor(url, "next URL", response)
+            return ({"url": url} if url else {}), not url, total
         match = _LINK_NEXT.search(response.headers.get("link", ""))
         if match:
             _check_fits_cursor(match.group(1), "next URL", response)
@@ -144,6 +153,16 @@ class JsonRestSource(Source):
         if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
             raise SourceError(f"{response.url}: {self._records or 'the body'!r} is not a list of objects")
         return value
+
+
+def _dotted(body: Any, path: str) -> Any:
+    """The value at a dotted path of the body, None where the path ends early."""
+    value = body
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
 
 
 def _check_fits_cursor(value: Any, what: str, response: HttpResponse) -> None:

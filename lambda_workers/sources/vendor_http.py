@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import email.utils
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from lambda_workers.exceptions import EventError, SourceError
 from lambda_workers.sources.base import SourceContext
-from lambda_workers.sources.config import optional_str, require_mapping, require_str
+from lambda_workers.sources.config import optional_str, require_int, require_mapping, require_number, require_str
 from lambda_workers.sources.http import HttpClient, HttpResponse
 
 __all__ = ["CLOCK_SKEW", "Window", "client_from_config"]
@@ -21,20 +22,59 @@ CLOCK_SKEW = timedelta(minutes=15)
 """How far ahead of the worker's clock a source's clock may run before it is not believed (S3's own tolerance)."""
 
 
+AUTH_TYPES = ("header", "basic", "query")
+
+
 def client_from_config(config: Mapping[str, Any], context: SourceContext) -> HttpClient:
-    """`base_url` plus optional `auth: {header, secret_parameter}` (an SSM SecureString name)."""
+    """`base_url`, optional `auth` (its secret an SSM SecureString), `rate_limit` and `retry`.
+
+    auth: `{"type": "header", "header": "Authorization", "prefix": "token ", "secret_parameter": ...}`
+    (the default type; a bearer token is the header `Authorization` with the prefix `Bearer `),
+    `{"type": "basic", ...}` (the secret is `user:password`), or `{"type": "query", "param": "api_key", ...}`.
+    rate_limit: `{"requests_per_second": 5}`. retry: `{"max_attempts": 8, "backoff_seconds": 0.1,
+    "max_backoff_seconds": 20}`.
+    """
     base_url = require_str(config, "base_url")
     headers: dict[str, str] = {}
+    secret_params: dict[str, str] = {}
     credentials = None
     forget: Callable[[], None] | None = None
     if "auth" in config:
         auth = require_mapping(config, "auth")
-        header = require_str(auth, "header", where="source.auth")
+        kind = auth.get("type", "header")
+        if kind not in AUTH_TYPES:
+            raise EventError("source.auth.type", f"must be one of {', '.join(AUTH_TYPES)}; got {kind!r}")
         parameter = require_str(auth, "secret_parameter", where="source.auth")
-        headers[header] = _secret(context, parameter)
-        credentials = f"the SSM parameter {parameter} (sent as {header})"
+        if kind == "query":
+            param = require_str(auth, "param", where="source.auth")
+            secret_params[param] = _secret(context, parameter)
+            sent_as = f"the query parameter {param}"
+        elif kind == "basic":
+            token = base64.b64encode(_secret(context, parameter).encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+            sent_as = "HTTP basic auth"
+        else:
+            header = require_str(auth, "header", where="source.auth")
+            prefix = optional_str(auth, "prefix", "", where="source.auth") or ""
+            headers[header] = prefix + _secret(context, parameter)
+            sent_as = header
+        credentials = f"the SSM parameter {parameter} (sent as {sent_as})"
         forget = partial(context.secrets.forget, parameter)
-    return HttpClient(base_url, headers, context.remaining_seconds, credentials=credentials, on_rejected=forget)
+    retry = require_mapping(config, "retry", {})
+    rate = require_mapping(config, "rate_limit", {})
+    return HttpClient(
+        base_url,
+        headers,
+        context.remaining_seconds,
+        max_attempts=require_int(retry, "max_attempts", 8, 1, 50, where="source.retry"),
+        backoff_base=require_number(retry, "backoff_seconds", 0.1, 0.0, 60.0, where="source.retry"),
+        backoff_max=require_number(retry, "max_backoff_seconds", 20.0, 0.0, 600.0, where="source.retry"),
+        credentials=credentials,
+        on_rejected=forget,
+        secret_params=secret_params,
+        requests_per_second=require_number(rate, "requests_per_second", 0.0, 0.0, 10_000.0, where="source.rate_limit")
+        or None,
+    )
 
 
 def _secret(context: SourceContext, parameter: str) -> str:

@@ -19,6 +19,7 @@ from lambda_workers.chain.link_result import LinkResult
 from lambda_workers.chain.status import ChainMode
 from lambda_workers.events import ChainAddress
 from platform_defs.chain_metadata import ChainProgress, chain_metadata, shards_metadata
+from platform_defs.dataset_spec import Sharding
 from platform_defs.datasets import DATASETS, Dataset
 from platform_defs.lake import build_lake_partition, lake_files
 from platform_defs.resources.chains import ChainResource
@@ -39,8 +40,8 @@ class ExtractionConfig(dg.Config):
 
 
 def chain_pool(dataset: Dataset) -> str:
-    """One concurrency pool per source: its limit is how many chains may call that source at once."""
-    return f"{dataset.source}_chains"
+    """One concurrency pool per vendor: its limit is how many chains may call that vendor at once."""
+    return f"{dataset.vendor}_chains"
 
 
 def dataset_assets(dataset: Dataset, storage_integration: str | None) -> list[dg.AssetsDefinition]:
@@ -92,7 +93,8 @@ def _raw_asset(dataset: Dataset) -> dg.AssetsDefinition:
             )
 
         if config.shards > 1:
-            symbols = _instrument_symbols(lake)
+            assert dataset.sharding is not None
+            symbols = _key_space(lake, dataset.sharding)
             ranges = shard_ranges(symbols, config.shards)
             events = [
                 chains.start_event(
@@ -119,17 +121,19 @@ def _raw_asset(dataset: Dataset) -> dg.AssetsDefinition:
     return raw
 
 
-def _instrument_symbols(lake: Lake) -> list[str]:
-    """The symbol key space, from the lake's instrument snapshot (shard bounds follow it)."""
+def _key_space(lake: Lake, sharding: Sharding) -> list[str]:
+    """The shard key space, from the lake of the dataset the declaration names (shard bounds follow it)."""
     client = lake.client()
-    dataset_files = lake_files(client, lake.bucket, DATASETS["instruments"], "all")
+    dataset_files = lake_files(client, lake.bucket, DATASETS[sharding.key_dataset], "all")
     if not dataset_files:
-        raise dg.Failure(description="sharding needs lake/instruments: materialise the instruments first")
-    symbols: list[str] = []
+        raise dg.Failure(
+            description=f"sharding needs lake/{sharding.key_dataset}: materialise {sharding.key_dataset} first"
+        )
+    keys: list[str] = []
     for key in dataset_files:
         body = client.get_object(Bucket=lake.bucket, Key=key)["Body"].read()
-        symbols += pq.read_table(io.BytesIO(body), columns=["symbol"]).column("symbol").to_pylist()
-    return symbols
+        keys += pq.read_table(io.BytesIO(body), columns=[sharding.key_column]).column(sharding.key_column).to_pylist()
+    return keys
 
 
 def _lake_asset(dataset: Dataset) -> dg.AssetsDefinition:
@@ -183,7 +187,7 @@ def _latest_raw_prefix(client: Any, bucket: str, dataset: Dataset) -> str:
     """Snapshots: the newest day's extraction; an open feed: its single prefix."""
     if not dataset.snapshot:
         return dataset.raw_prefix("all")
-    base = f"raw/{dataset.source}/{dataset.name}/"
+    base = f"raw/{dataset.vendor}/{dataset.name}/"
     days = client.list_objects_v2(Bucket=bucket, Prefix=base, Delimiter="/").get("CommonPrefixes", [])
     if not days:
         raise dg.Failure(description=f"no snapshot of {dataset.name} under s3://{bucket}/{base}")

@@ -2,7 +2,8 @@
 
 A model's asset key is its schema and name (["analytics", "dim_instrument"]); it depends on the
 models and seeds it ref()s and, for each source() it reads, on the platform's warehouse asset
-that loads that RAW table (["warehouse", "raw", <dataset>]; a source table's
+that loads that RAW table (["warehouse", "raw", <dataset>]; the RAW sources are the declared
+datasets, `platform_defs.sql_sources`; a source table's
 `meta: {dagster: {asset_key: [...]}}` can name another one, as in dagster-dbt), and on the
 parents its relationships tests compare it with, since those checks run in its step. Descriptions
 become asset metadata and Snowflake comments. Tests run right after their model is built; a
@@ -19,7 +20,6 @@ from typing import Any
 import dagster as dg
 from dagster_snowflake import SnowflakeResource
 
-from dbt_like_sql import PROJECT_DIR
 from dbt_like_sql.engine import (
     BuildResult,
     ColumnDoc,
@@ -32,12 +32,13 @@ from dbt_like_sql.engine import (
     SourceTable,
     SqlProjectError,
     build_model,
-    load_project,
     load_seed,
     read_seed,
     run_test,
 )
-from platform_defs.datasets import DATASETS
+from platform_defs.datasets import DATASETS, Dataset
+from platform_defs.sql_sources import RAW_SOURCE, platform_project
+from platform_defs.warehouse import ensure_tables
 
 __all__ = ["MARTS_GROUP", "SEEDS_GROUP", "SqlModelConfig", "sql_model_assets"]
 
@@ -61,7 +62,7 @@ def sql_model_assets(project_dir: Path | None = None) -> list[dg.AssetsDefinitio
     The project is loaded and checked here, so a broken model fails the code location at load
     time with the file and line at fault.
     """
-    project = load_project(project_dir or PROJECT_DIR)
+    project = platform_project(project_dir)
     keys = {name: _node_key(project.node(name)) for name in project.graph.nodes}
     seeds = [_seed_asset(project, seed, keys) for seed in project.seeds.values()]
     models = [_model_asset(project, model, keys) for model in project.models.values()]
@@ -218,9 +219,15 @@ def _model_asset(project: Project, model: Model, keys: dict[str, dg.AssetKey]) -
             tests,
             lambda adapter: build_model(adapter, project, model.name, full_refresh=config.full_refresh),
             model.columns,
+            raw_tables=[DATASETS[name] for name in _catalogue_sources_read(model) if name in DATASETS],
         )
 
     return sql_model
+
+
+def _catalogue_sources_read(model: Model) -> list[str]:
+    """The datasets whose RAW tables a model reads through source('raw', ...)."""
+    return sorted({call.target.split(".", 1)[1] for call in model.sources if call.target.startswith(f"{RAW_SOURCE}.")})
 
 
 def _seed_asset(project: Project, seed: Seed, keys: dict[str, dg.AssetKey]) -> dg.AssetsDefinition:
@@ -257,9 +264,14 @@ def _build_and_test(
     tests: Sequence[DataTest],
     build: Callable[[SnowflakeAdapter], BuildResult],
     columns: Sequence[ColumnDoc],
+    raw_tables: Sequence[Dataset] = (),
 ) -> dg.MaterializeResult:
-    """Build a model or load a seed, then run its tests on the same connection, as `dbt build` does."""
+    """Build a model or load a seed, then run its tests on the same connection, as `dbt build` does.
+
+    The RAW tables the model reads are created first if no load has yet (`ensure_tables`).
+    """
     with snowflake.get_connection() as connection:
+        ensure_tables(connection, raw_tables)
         adapter = SnowflakeAdapter(connection)
         try:
             result = build(adapter)

@@ -1,68 +1,51 @@
-"""When each dataset is extracted, in the exchange's time zone (seed 000's rules, without cron).
+"""One schedule per dataset whose declaration has a cron trigger: `<dataset>_schedule`.
 
-- Intraday bars: every 20 minutes from 06:00 to 09:40 New York time on weekdays, for the New
-  York trading day under way. A tick after the chain's window closed costs no API call: the
-  worker sees the finished chain and skips.
-- End-of-day prices and FX: once a weekday's data is final (the vendor closes the day at
-  midnight UTC), one run per weekday partition.
-- Instruments (reference data): a fresh snapshot daily before the intraday ticks start.
+A tick runs the dataset's lineage for one partition (`Partitioning.partition_at`): for a weekday
+or daily dataset the day that last closed (a tick at 01:00 UTC on Saturday loads Friday), for an
+intraday dataset the day under way (a tick at 07:20 New York time loads today, and a tick after
+the window closed costs no API call: the worker sees the finished chain and skips). A snapshot
+or unpartitioned dataset takes no partition. The cron's fields carry the
+window of the day and the weekdays (`*/20 6-9 * * 1-5`), in the trigger's time zone.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from collections.abc import Mapping
 
 import dagster as dg
 
 from platform_defs.automation.jobs import lineage_job
-from platform_defs.datasets import EXCHANGE_TZ
+from platform_defs.datasets import DATASETS, Dataset
 
-__all__ = ["INTRADAY_CRON", "SCHEDULES"]
-
-INTRADAY_CRON = "*/20 6-9 * * 1-5"
-EXCHANGE_TZ_NAME = str(EXCHANGE_TZ)
+__all__ = ["SCHEDULES", "dataset_schedule", "schedules_for"]
 
 
-@dg.schedule(
-    name="intraday_prices_every_20_minutes",
-    cron_schedule=INTRADAY_CRON,
-    execution_timezone=EXCHANGE_TZ_NAME,
-    job=lineage_job("intraday_prices"),
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Intraday bars, 06:00-09:40 New York time on weekdays, every 20 minutes.",
-)
-def intraday_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    tick = context.scheduled_execution_time.astimezone(EXCHANGE_TZ)
-    return dg.RunRequest(
-        run_key=tick.isoformat(),
-        partition_key=tick.date().isoformat(),
-        tags={"baton/tick": tick.isoformat()},
-    )
+def dataset_schedule(dataset: Dataset) -> dg.ScheduleDefinition:
+    trigger = dataset.trigger
+    assert trigger.cron is not None
 
-
-def _end_of_day(dataset_name: str) -> dg.ScheduleDefinition:
     @dg.schedule(
-        name=f"{dataset_name}_end_of_day",
-        cron_schedule="0 1 * * 2-6",  # Tuesday to Saturday, an hour after each weekday has closed
-        execution_timezone="UTC",
-        job=lineage_job(dataset_name),
+        name=f"{dataset.name}_schedule",
+        cron_schedule=trigger.cron,
+        execution_timezone=trigger.timezone,
+        job=lineage_job(dataset.name),
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description=f"{dataset_name} of each weekday, an hour after the vendor closes the day (midnight UTC).",
+        description=trigger.description or f"{dataset.name}'s lineage at {trigger.cron} ({trigger.timezone}).",
     )
-    def end_of_day(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        day = (context.scheduled_execution_time.astimezone(UTC) - timedelta(days=1)).date().isoformat()
-        return dg.RunRequest(run_key=day, partition_key=day)
+    def schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+        tick = context.scheduled_execution_time
+        if dataset.partitions is None:
+            return dg.RunRequest(run_key=tick.isoformat(), tags={"baton/tick": tick.isoformat()})
+        partition = dataset.partitioning.partition_at(tick)
+        if partition is None:
+            return dg.SkipReason(f"{dataset.name} has no partition yet at {tick.isoformat()}")
+        return dg.RunRequest(run_key=tick.isoformat(), partition_key=partition, tags={"baton/tick": tick.isoformat()})
 
-    return end_of_day
+    return schedule
 
 
-reference_schedule = dg.ScheduleDefinition(
-    name="instruments_daily",
-    job=lineage_job("instruments"),
-    cron_schedule="30 5 * * *",
-    execution_timezone=EXCHANGE_TZ_NAME,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="A fresh instrument snapshot every day at 05:30 New York time.",
-)
+def schedules_for(datasets: Mapping[str, Dataset]) -> list[dg.ScheduleDefinition]:
+    return [dataset_schedule(d) for d in datasets.values() if d.trigger.kind == "schedule"]
 
-SCHEDULES = [intraday_schedule, _end_of_day("prices"), _end_of_day("fx_rates"), reference_schedule]
+
+SCHEDULES = schedules_for(DATASETS)

@@ -26,13 +26,14 @@ def build_resources(settings: Settings) -> dict[str, Any]:
     snowflake_class = LocalSnowflakeResource if local else SnowflakeResource
     sf = settings.snowflake
     connection_args = {**sf.connection_args, **(LOCAL_SNOWFLAKE_CONNECTION_ARGS if local else {})}
+    vendors = settings.chains.vendors
     return {
         "chains": ChainResource(
             function_name=settings.chains.function_name,
             deployment=settings.deployment,
             region_name=settings.aws.region,
-            vendor_base_url=settings.chains.vendor_base_url,
-            vendor_secret_parameter=settings.chains.vendor_secret_parameter,
+            vendor_base_urls={name: vendor.base_url for name, vendor in vendors.items()},
+            vendor_secret_parameters={name: vendor.secret_parameter for name, vendor in vendors.items()},
         ),
         "notifier": (LocalEmailNotifier if local else EmailNotifier)(
             sender=settings.alerts.sender,

@@ -26,15 +26,15 @@ from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, 
 from dagster import ConfigurableResource, Failure
 
 from lambda_workers.chain.cursor_store import CursorRecord, SsmCursorStore, parameter_name
-from lambda_workers.chain.fence import LinkFence
+from lambda_workers.chain.fence import LinkFence, LinkHeldError
 from lambda_workers.chain.link_result import LinkResult
 from lambda_workers.chain.runner import new_chain_id
 from lambda_workers.chain.status import ChainMode, ChainStatus, LinkOutcome
 from lambda_workers.events import ChainAddress, LinkEvent, Validation
 from lambda_workers.exceptions import error_from_payload
 from platform_defs.chain_clients import aws_client, lambda_client
-from platform_defs.datasets import Dataset, SourceSettings
-from platform_defs.settings import AwsSettings
+from platform_defs.datasets import Dataset, VendorEndpoint
+from platform_defs.settings import AwsSettings, vendor_variable
 
 __all__ = ["ChainResource"]
 
@@ -68,10 +68,10 @@ class ChainResource(ConfigurableResource):
     function_name: str
     deployment: str
     region_name: str
-    vendor_base_url: str
-    vendor_secret_parameter: str
+    vendor_base_urls: dict[str, str]  # by vendor name, from settings
+    vendor_secret_parameters: dict[str, str]  # by vendor name: the SSM SecureString each vendor's secret is in
     max_links: int = 500
-    page_size: int = 10_000  # rows per vendor page: smaller pages, finer-grained cursors and links
+    page_size: int | None = None  # rows per vendor page, for every dataset, instead of the declared sizes
     max_attempts_per_link: int = 3
     stall_after_seconds: int = 1800  # a running chain with no commit for this long has stalled (2 full links)
     max_restarts: int = 5  # times the watchdog resumes a relay chain whose link died, before failing it
@@ -95,6 +95,12 @@ class ChainResource(ConfigurableResource):
         """The leases of this deployment's chains, which live in the chains' (lake) bucket."""
         return LinkFence(aws_client(self._aws(), "s3"), bucket, self.deployment)
 
+    def vendor(self, name: str) -> VendorEndpoint | None:
+        """A vendor's endpoint as settings give it; None for a vendor without one (a feed in S3)."""
+        if name not in self.vendor_base_urls:
+            return None
+        return VendorEndpoint(self.vendor_base_urls[name], self.vendor_secret_parameters[name])
+
     def halt(self, chain: ChainAddress) -> None:
         self.store().set_halt(self.deployment, chain, True)
 
@@ -108,10 +114,16 @@ class ChainResource(ConfigurableResource):
         mode: ChainMode = ChainMode.DRIVEN,
     ) -> LinkEvent:
         """The event that starts (or resumes) `chain`, in the worker's own event type."""
-        settings = SourceSettings(self.vendor_base_url, self.vendor_secret_parameter, bucket, self.page_size)
-        source = dataset.build_source(settings, chain.partition)
-        if key_range is not None:
-            source["params"] = {**source.get("params", {}), "symbol_from": key_range[0], "symbol_to": key_range[1]}
+        vendor = self.vendor(dataset.vendor)
+        if vendor is None and dataset.calls_vendor_api:
+            variable = vendor_variable(dataset.vendor, "BASE_URL")
+            raise Failure(
+                description=f"{dataset.name} calls the vendor {dataset.vendor}, whose base URL {variable} is not set"
+            )
+        source = dataset.source_config(vendor, bucket, chain.partition, self.page_size)
+        if key_range is not None and dataset.sharding is not None:
+            shard = {dataset.sharding.from_param: key_range[0], dataset.sharding.to_param: key_range[1]}
+            source["params"] = {**source.get("params", {}), **shard}
         prefix_partition = chain.partition if not chain.shard else f"{chain.partition}/{chain.shard}"
         checks = dataset.validation
         return LinkEvent(
@@ -184,7 +196,7 @@ class ChainResource(ConfigurableResource):
                 target = _LinkTarget(result.chain_id, result.link + 1)
         except BaseException as exc:
             if not isinstance(exc, Failure):
-                self._stop(event.chain, in_flight)
+                self._stop(event, target, in_flight)
             raise
 
     def launch(self, event: LinkEvent) -> str:
@@ -231,17 +243,33 @@ class ChainResource(ConfigurableResource):
         """Every chain record of this deployment, as the links committed them."""
         return self.store().records(self.deployment)
 
-    def _stop(self, chain: ChainAddress, link_in_flight: bool) -> None:
-        """The driving run was interrupted: flag the chain to halt.
+    def _stop(self, event: LinkEvent, target: _LinkTarget | None, link_in_flight: bool) -> None:
+        """The driving run was interrupted: flag the chain to halt, and see that it ends halted.
 
-        A link in flight sees the flag when it commits and records the halt itself; with none in
-        flight (the usual case: Dagster delivers the interrupt once the invoke has returned),
-        nobody else would, so the driver records it and a rerun can resume at once.
+        A link in flight sees the flag at its next commit (a checkpoint, or its end) and records
+        the halt itself; the driver waits for that while the link holds its lease. A link that
+        died instead (killed at its deadline, say) records nothing, and with no link in flight
+        nobody else would: then the driver takes the lease of the next link, so no copy can
+        commit meanwhile, and records the halt itself. A rerun then resumes at once.
         """
+        chain = event.chain
         self.halt(chain)
-        if not link_in_flight:
+        fence = self.fence(event.bucket)
+        if link_in_flight:
+            self._await_link(fence, chain, target)
+        holder = fence.holder(chain)
+        record, _ = self.store().load(self.deployment, chain)
+        if record is None or record.status != ChainStatus.RUNNING or (holder and holder.live(time.time())):
+            return
+        try:
+            lease = fence.claim(chain, record.chain_id, record.link + 1, "halting-driver", time.time() + 30)
+        except LinkHeldError:
+            return  # a copy of the next link claimed it first: it sees the flag
+        try:
             now = datetime.now(UTC).isoformat()
             self.store().mark_halted(self.deployment, chain, "halted: the run driving it was interrupted", now)
+        finally:
+            fence.release(lease, chain)
 
     def drive_shards(
         self, events: list[LinkEvent], on_link: Callable[[LinkResult], None], max_concurrency: int

@@ -23,6 +23,7 @@ from dbt_like_sql.engine import (
     select,
 )
 from dbt_like_sql.engine.line_map import source_line
+from platform_defs.sql_sources import platform_project
 from tests.dbt_like_sql.conftest import write_project
 
 RAW_SOURCE = """
@@ -37,7 +38,7 @@ sources:
 
 
 def test_the_platform_project_loads_in_dependency_order() -> None:
-    project = load_project(PROJECT_DIR)
+    project = platform_project()
     order = project.order()
     assert set(project.seeds) == {"currencies", "exchange_calendar", "exchanges", "sector_mapping"}
     for name, model in project.models.items():

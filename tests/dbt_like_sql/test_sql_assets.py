@@ -8,14 +8,13 @@ import dagster as dg
 import pytest
 from dagster_snowflake import SnowflakeResource
 
-from dbt_like_sql import PROJECT_DIR
-from dbt_like_sql.engine import load_project
 from local_stack.stack import LocalStack
 from platform_defs.assets import dataset_assets
 from platform_defs.assets.sql_models import sql_model_assets
 from platform_defs.datasets import DATASETS
 from platform_defs.resources import build_resources
 from platform_defs.settings import load_settings
+from platform_defs.sql_sources import platform_project
 from tests.dbt_like_sql.conftest import write_project
 
 
@@ -48,7 +47,7 @@ def test_models_read_refs_and_the_warehouse_assets_of_their_sources(platform_def
     }, "the parent of a relationships test comes first: the test runs in the model's step"
     assert graph.get(key("analytics", "dim_instrument")).group_name == "marts"
     assert graph.get(key("analytics", "currencies")).group_name == "seeds"
-    project = load_project(PROJECT_DIR)
+    project = platform_project()
     checks = {(k.asset_key.path[-1], k.name) for k in graph.asset_check_keys if k.asset_key.path[0] == "analytics"}
     assert checks == {(t.node, t.name) for t in project.tests}
     relationships = graph.get_check_spec(dg.AssetCheckKey(key("analytics", "fct_prices_usd"), "relationships_symbol"))

@@ -32,7 +32,7 @@ from lambda_workers.exceptions import BucketMissingError, ChainBusyError, Cursor
 from lambda_workers.handler import lambda_handler
 from local_stack.stack import VENDOR_SECRET_PARAMETER, LocalStack
 from platform_defs.chain_clients import lambda_client
-from platform_defs.datasets import DATASETS, SourceSettings
+from platform_defs.datasets import DATASETS, VendorEndpoint
 from platform_defs.settings import load_settings
 from tests.chain_functions import deploy_test_function
 from tests.lambda_workers.conftest import DeadlineContext
@@ -182,7 +182,7 @@ HTML_PAGE = (
 @pytest.fixture
 def vendor(local_stack: LocalStack) -> Iterator[str]:
     vendor_admin(local_stack, "/admin/reset", {})
-    yield local_stack.environment()["BATON_VENDOR_BASE_URL"]
+    yield local_stack.environment()["BATON_VENDOR_MARKETS_BASE_URL"]
     vendor_admin(local_stack, "/admin/reset", {})
     vendor_admin(local_stack, "/admin/config", {"now": None})
 
@@ -521,10 +521,10 @@ def test_an_html_error_page_fails_the_chain_with_its_status_and_text(
 def test_a_wrong_api_key_fails_the_chain_with_the_401_naming_where_the_key_comes_from(
     vendor: str, ssm: Any, s3: Any, bucket: str, deployment: str
 ) -> None:
-    parameter = f"/baton/{deployment}/secrets/vendor_api_key"
+    parameter = f"/baton/{deployment}/secrets/markets"
     wrong = f"not-the-key-{uuid.uuid4().hex}"
     ssm.put_parameter(Name=parameter, Value=wrong, Type="SecureString")
-    source = DATASETS["prices"].build_source(SourceSettings(vendor, parameter, bucket), "2025-06-02")
+    source = DATASETS["prices"].source_config(VendorEndpoint(vendor, parameter), bucket, "2025-06-02")
     result = run_link(event(deployment, bucket, source))
     assert_failed_with_nothing_written(
         result,
@@ -552,7 +552,7 @@ def test_a_vendor_clock_far_in_the_future_does_not_close_the_window(
     day = now.date() + timedelta(days=2)  # its window closes in the future by any clock but the vendor's
     while day.weekday() >= 5:
         day += timedelta(days=1)
-    source = DATASETS["prices"].build_source(SourceSettings(vendor, VENDOR_SECRET_PARAMETER, bucket), day.isoformat())
+    source = DATASETS["prices"].source_config(VendorEndpoint(vendor, VENDOR_SECRET_PARAMETER), bucket, day.isoformat())
     result = run_link(event(deployment, bucket, source))
     assert_failed_with_nothing_written(
         result,
@@ -586,8 +586,8 @@ def test_a_date_header_that_is_not_a_date_fails_the_chain_naming_it(
 def test_a_missing_api_key_parameter_is_named_before_any_side_effect(
     vendor: str, ssm: Any, s3: Any, bucket: str, deployment: str
 ) -> None:
-    parameter = f"/baton/{deployment}/secrets/vendor_api_key"
-    source = DATASETS["prices"].build_source(SourceSettings(vendor, parameter, bucket), "2025-06-02")
+    parameter = f"/baton/{deployment}/secrets/markets"
+    source = DATASETS["prices"].source_config(VendorEndpoint(vendor, parameter), bucket, "2025-06-02")
     with pytest.raises(SourceError) as raised:
         lambda_handler(event(deployment, bucket, source), DeadlineContext(5000))
     assert str(raised.value) == (
@@ -599,7 +599,7 @@ def test_a_missing_api_key_parameter_is_named_before_any_side_effect(
 
 def test_a_missing_feed_bucket_fails_the_chain_naming_it(s3: Any, bucket: str, deployment: str) -> None:
     missing = f"no-such-bucket-{uuid.uuid4().hex[:8]}"
-    source = CORPORATE_ACTIONS.build_source(SourceSettings("http://unused", "/unused", missing), "all")
+    source = CORPORATE_ACTIONS.source_config(None, missing, "all")
     result = run_link(event(deployment, bucket, source))
     assert_failed_with_nothing_written(
         result,
@@ -627,7 +627,7 @@ def test_a_missing_sink_bucket_fails_the_link_before_anything_is_committed(
 
 def feed_event(deployment: str, bucket: str) -> dict[str, Any]:
     """The corporate-action feed as the platform reads it (its expected columns included)."""
-    source = CORPORATE_ACTIONS.build_source(SourceSettings("http://unused", "/unused", bucket), "all")
+    source = CORPORATE_ACTIONS.source_config(None, bucket, "all")
     return event(deployment, bucket, source, validation=CORPORATE_ACTIONS.validation)
 
 

@@ -21,7 +21,7 @@ from lambda_workers.events import ChainAddress
 from lambda_workers.exceptions import EventError, LinkDiedError, error_from_payload
 from local_stack.stack import VENDOR_SECRET_PARAMETER, LocalStack
 from platform_defs.chain_clients import lambda_client
-from platform_defs.datasets import DATASETS, SourceSettings
+from platform_defs.datasets import DATASETS, VendorEndpoint
 from platform_defs.deploy import deploy_chain_function
 from platform_defs.settings import load_settings
 from tests.chain_functions import deploy_test_function
@@ -35,7 +35,7 @@ def function(local_stack: LocalStack) -> str:
 
 @pytest.fixture
 def vendor(local_stack: LocalStack) -> Iterator[str]:
-    yield local_stack.environment()["BATON_VENDOR_BASE_URL"]
+    yield local_stack.environment()["BATON_VENDOR_MARKETS_BASE_URL"]
     vendor_admin(local_stack, "/admin/reset", {})
 
 
@@ -43,7 +43,7 @@ def prices_event(
     vendor: str, bucket: str, deployment: str, mode: str, days: tuple[str, str], page: int
 ) -> dict[str, Any]:
     dataset = DATASETS["prices"]
-    source = dataset.build_source(SourceSettings(vendor, VENDOR_SECRET_PARAMETER, bucket, page_size=page), days[0])
+    source = dataset.source_config(VendorEndpoint(vendor, VENDOR_SECRET_PARAMETER), bucket, days[0], page)
     source["params"] = {"from": days[0], "to": days[1]}
     return {
         "version": 1,

@@ -19,7 +19,7 @@ from tests.lambda_workers.conftest import DeadlineContext
 
 @pytest.fixture
 def vendor(local_stack: LocalStack) -> Iterator[str]:
-    url = local_stack.environment()["BATON_VENDOR_BASE_URL"]
+    url = local_stack.environment()["BATON_VENDOR_MARKETS_BASE_URL"]
     admin(url, "reset", {})
     yield url
     admin(url, "reset", {})

@@ -69,7 +69,7 @@ def test_env_prints_exports_that_reach_the_services(own_stack: Path) -> None:
     assert exports["BATON_ENV"] == "local"
     assert exports["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
     assert exports["AWS_ENDPOINT_URL_LAMBDA"].startswith("http://127.0.0.1:")
-    assert exports["BATON_VENDOR_BASE_URL"].startswith("http://127.0.0.1:")
+    assert exports["BATON_VENDOR_MARKETS_BASE_URL"].startswith("http://127.0.0.1:")
     snowflake = f"{exports['SNOWFLAKE_PROTOCOL']}://{exports['SNOWFLAKE_HOST']}:{exports['SNOWFLAKE_PORT']}"
     with urllib.request.urlopen(snowflake + "/health", timeout=5) as response:
         assert response.status == 200

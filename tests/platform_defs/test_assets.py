@@ -43,7 +43,7 @@ def test_prices_lineage_reports_the_chain_and_lands_in_snowflake(definitions: dg
         assert raw["links"].value >= 1 and raw["progress"].value == 1.0
         assert raw["ssm_parameter"].value == f"/baton/local/chains/prices/{DAY}"
         assert raw["cursor"].value == {"offset": 3000}
-        assert raw["s3_prefix"].value.startswith(f"raw/vendor/prices/{DAY}/")
+        assert raw["s3_prefix"].value.startswith(f"raw/markets/prices/{DAY}/")
         # One fast link can start and commit within the same tenth of a second: no lower bound.
         assert raw["estimated_cost_usd"].value > 0 and raw["duration_s"].value >= 0
         observations = [e for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_OBSERVATION]

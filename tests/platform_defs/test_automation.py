@@ -18,14 +18,15 @@ from dagster_aws.s3 import S3Resource
 
 from local_stack.stack import LocalStack
 from platform_defs.automation.failure_alerts import failure_email_sensor
-from platform_defs.automation.feed_sensor import corporate_actions_feed_sensor
+from platform_defs.automation.landing_sensor import LANDING_SENSORS
 from platform_defs.automation.schedules import SCHEDULES
-from platform_defs.datasets import LANDING_CORPORATE_ACTIONS
+from platform_defs.datasets import DATASETS
 from platform_defs.resources.build import build_resources
 from platform_defs.resources.lake import LocalLake
 from platform_defs.settings import load_settings
 
 NEW_YORK = ZoneInfo("America/New_York")
+LANDING_CORPORATE_ACTIONS = DATASETS["corporate_actions"].trigger.prefix or ""
 
 
 def schedule(name: str) -> dg.ScheduleDefinition:
@@ -52,7 +53,7 @@ def evaluate(definition: dg.ScheduleDefinition, tick: datetime) -> dg.RunRequest
 
 @pytest.mark.parametrize("day", ["2025-01-15", "2025-07-15", "2025-03-10"])  # winter, summer, the Monday after DST
 def test_intraday_ticks_every_20_minutes_from_6_to_9_40_new_york_time(day: str) -> None:
-    definition = schedule("intraday_prices_every_20_minutes")
+    definition = schedule("intraday_prices_schedule")
     start = datetime.fromisoformat(f"{day}T00:00:00").replace(tzinfo=NEW_YORK)
     end = datetime.fromisoformat(f"{day}T23:59:59").replace(tzinfo=NEW_YORK)
     fired = ticks(definition, start, end)
@@ -65,14 +66,14 @@ def test_intraday_ticks_every_20_minutes_from_6_to_9_40_new_york_time(day: str) 
 
 
 def test_intraday_schedule_is_quiet_at_the_weekend() -> None:
-    definition = schedule("intraday_prices_every_20_minutes")
+    definition = schedule("intraday_prices_schedule")
     saturday = datetime(2025, 6, 7, tzinfo=NEW_YORK)
     assert ticks(definition, saturday, saturday.replace(day=9)) == []
 
 
 @pytest.mark.parametrize("dataset", ["prices", "fx_rates"])
 def test_end_of_day_runs_each_weekday_once_after_it_closed(dataset: str) -> None:
-    definition = schedule(f"{dataset}_end_of_day")
+    definition = schedule(f"{dataset}_schedule")
     monday = datetime(2025, 6, 2, tzinfo=UTC)
     fired = ticks(definition, monday, datetime(2025, 6, 9, tzinfo=UTC))
     partitions = [evaluate(definition, tick).partition_key for tick in fired]
@@ -82,7 +83,7 @@ def test_end_of_day_runs_each_weekday_once_after_it_closed(dataset: str) -> None
 
 
 def test_reference_data_runs_daily() -> None:
-    definition = schedule("instruments_daily")
+    definition = schedule("instruments_schedule")
     monday = datetime(2025, 6, 2, tzinfo=NEW_YORK)
     assert len(ticks(definition, monday, monday.replace(day=9))) == 7
 
@@ -98,7 +99,8 @@ def landing_lake(local_stack: LocalStack) -> LocalLake:
 
 def tick_feed_sensor(lake: LocalLake, cursor: str | None) -> dg.SensorResult:
     with dg.build_sensor_context(cursor=cursor, resources={"lake": lake}) as context:
-        result = corporate_actions_feed_sensor(context)
+        sensor = next(s for s in LANDING_SENSORS if s.name == "corporate_actions_landing_files")
+        result = sensor(context)
     assert isinstance(result, dg.SensorResult)
     return result
 
@@ -119,7 +121,7 @@ def test_feed_sensor_picks_each_new_file_up_once(landing_lake: LocalLake) -> Non
     drop("2025-06-04.csv")
     third = tick_feed_sensor(landing_lake, second.cursor)
     assert [r.run_key for r in third.run_requests or []] == [LANDING_CORPORATE_ACTIONS + "2025-06-04.csv"]
-    assert third.run_requests[0].tags["baton/feed_files"] == "1"
+    assert third.run_requests[0].tags["baton/landed_files"] == "1"
 
 
 def sent_emails() -> list[dict[str, Any]]:

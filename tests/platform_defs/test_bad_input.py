@@ -86,7 +86,7 @@ def test_a_partition_whose_raw_data_is_gone_does_not_empty_its_lake_partition(la
     with pytest.raises(LakeInputError) as raised:
         build_lake_partition(s3, bucket, FX, FX.raw_prefix(DAY), DAY)
     assert str(raised.value) == (
-        f"no raw chunks under s3://{bucket}/raw/vendor/fx_rates/{DAY}/, but s3://{bucket}/lake/fx_rates/{DAY}/ "
+        f"no raw chunks under s3://{bucket}/raw/markets/fx_rates/{DAY}/, but s3://{bucket}/lake/fx_rates/{DAY}/ "
         "holds 2 rows: refusing to replace them with nothing (extract the partition again first)"
     )
     assert parts(s3, bucket) == before

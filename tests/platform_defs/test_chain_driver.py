@@ -59,7 +59,7 @@ def vendor(local_stack: LocalStack) -> Iterator[LocalStack]:
 
 
 def price_requests(stack: LocalStack) -> int:
-    url = stack.environment()["BATON_VENDOR_BASE_URL"] + "/admin/stats"
+    url = stack.environment()["BATON_VENDOR_MARKETS_BASE_URL"] + "/admin/stats"
     with urllib.request.urlopen(url, timeout=5) as response:
         stats: dict[str, Any] = json.loads(response.read())
     return int(stats["requests"].get("prices", 0))

@@ -90,7 +90,7 @@ def test_every_raw_row_is_in_the_lake_or_accounted_for(lake: tuple[Any, str]) ->
     assert str(table.schema.field("amount").type) == "double"
     rows = {r["action_id"]: r for r in table.to_pylist()}
     assert set(rows) == {"A1", "A2"} and rows["A2"]["amount"] == 0.30
-    rejects = s3.get_object(Bucket=bucket, Key="quarantine/vendor/corporate_actions/all/lake-rejects.jsonl.gz")
+    rejects = s3.get_object(Bucket=bucket, Key="quarantine/markets/corporate_actions/all/lake-rejects.jsonl.gz")
     assert b"'ex_date' is not a valid date" in gzip.decompress(rejects["Body"].read())
 
 

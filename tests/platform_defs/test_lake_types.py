@@ -16,6 +16,8 @@ COLUMNS = (
     Column("price", "float", "price", required=False),
     Column("volume", "integer", "volume", required=False),
     Column("ts", "timestamp", "time", required=False),
+    Column("unix", "epoch_seconds", "unix time", required=False),
+    Column("unix_ms", "epoch_millis", "unix time in ms", required=False),
 )
 
 
@@ -33,6 +35,11 @@ def row(**values: Any) -> dict[str, Any]:
         ({"ts": "2025-06-02T14:30:00.250000"}, {"ts": datetime(2025, 6, 2, 14, 30, 0, 250000)}),
         ({"day": "2025-06-02T23:30:00-04:00"}, {"day": date(2025, 6, 3)}),  # the UTC day
         ({"price": "", "volume": None}, {"price": None, "volume": None}),  # absent, not invalid
+        (
+            {"unix": 1748874600, "unix_ms": 1748874600250},
+            {"unix": datetime(2025, 6, 2, 14, 30), "unix_ms": datetime(2025, 6, 2, 14, 30, 0, 250000)},
+        ),
+        ({"unix": "1748874600.5"}, {"unix": datetime(2025, 6, 2, 14, 30, 0, 500000)}),  # CSV text, a fraction
     ],
 )
 def test_values_take_their_types_alone_and_among_bad_rows(values: dict[str, Any], expected: dict[str, Any]) -> None:
@@ -56,6 +63,8 @@ def test_values_take_their_types_alone_and_among_bad_rows(values: dict[str, Any]
         ({"id": ""}, "'id' is missing"),
         ({"id": None, "day": "bad"}, "'id' is missing"),  # the first column at fault names the row
         ({"ts": 1717338600}, "'ts' is not a valid timestamp"),
+        ({"unix": "2025-06-02T14:30:00Z"}, "'unix' is not a valid epoch_seconds"),
+        ({"unix_ms": True}, "'unix_ms' is not a valid epoch_millis"),
     ],
 )
 def test_a_bad_row_is_rejected_with_the_reason_and_kept_whole(values: dict[str, Any], reason: str) -> None:
@@ -67,5 +76,13 @@ def test_a_bad_row_is_rejected_with_the_reason_and_kept_whole(values: dict[str, 
 
 def test_an_empty_batch_has_the_declared_schema() -> None:
     batch = typed_batch([], COLUMNS)
-    assert [str(t) for t in batch.table.schema.types] == ["string", "date32[day]", "double", "int64", "timestamp[us]"]
+    assert [str(t) for t in batch.table.schema.types] == [
+        "string",
+        "date32[day]",
+        "double",
+        "int64",
+        "timestamp[us]",
+        "timestamp[us]",
+        "timestamp[us]",
+    ]
     assert batch.table.num_rows == 0 and batch.rejects == []

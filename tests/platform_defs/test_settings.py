@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from local_stack.stack import VENDOR_SECRET_PARAMETER, LocalStack
+from platform_defs.datasets import VendorEndpoint
 from platform_defs.settings import AwsSettings, ConfigurationError, load_settings
 
 
@@ -37,7 +38,7 @@ def test_aws_mode_names_every_missing_variable_at_load_time() -> None:
     for variable in (
         "BATON_LAKE_BUCKET",
         "BATON_CHAIN_ROLE_ARN",
-        "BATON_VENDOR_BASE_URL",
+        "BATON_VENDOR_MARKETS_BASE_URL",
         "BATON_ALERT_SENDER",
         "BATON_ALERT_RECIPIENTS",
         "SNOWFLAKE_ACCOUNT",
@@ -60,7 +61,7 @@ AWS_ENV = {
     "SNOWFLAKE_DATABASE": "MARKETS",
     "SNOWFLAKE_WAREHOUSE": "LOAD_WH",
     "BATON_CHAIN_ROLE_ARN": "arn:aws:iam::1:role/baton-chain",
-    "BATON_VENDOR_BASE_URL": "https://vendor.example",
+    "BATON_VENDOR_MARKETS_BASE_URL": "https://vendor.example",
     "BATON_ALERT_SENDER": "baton@acme.example",
     "BATON_ALERT_RECIPIENTS": "data@acme.example, oncall@acme.example",
 }
@@ -74,7 +75,23 @@ def test_aws_mode_leaves_endpoints_to_boto3_and_keeps_the_password_out_of_config
     assert settings.snowflake.connection_args == {}, "on Snowflake itself the account decides the host"
     assert "s3cret" not in repr(settings)
     assert settings.deployment == "prod"
-    assert settings.chains.vendor_secret_parameter == "/baton/prod/secrets/vendor_api_key"
+    assert settings.chains.vendors["markets"].secret_parameter == "/baton/prod/secrets/markets"
+
+
+def test_each_vendor_has_variables_named_after_it() -> None:
+    settings = load_settings(
+        {
+            **AWS_ENV,
+            "BATON_VENDOR_TRADE_DESK_BASE_URL": "https://trades.example/api/",
+            "BATON_VENDOR_TRADE_DESK_SECRET_PARAMETER": "/acme/trades/token",
+        },
+        vendors=["markets", "trade-desk"],
+    )
+    assert settings.chains.vendors["trade-desk"] == VendorEndpoint("https://trades.example/api/", "/acme/trades/token")
+    with pytest.raises(ConfigurationError, match=r"needs these environment variables: BATON_VENDOR_TRADES_BASE_URL$"):
+        load_settings(AWS_ENV, vendors=["markets", "trades"])
+    with pytest.raises(ConfigurationError, match=r"BATON_VENDOR_MARKETS_BASE_URL='vendor.example' is not an http"):
+        load_settings({**AWS_ENV, "BATON_VENDOR_MARKETS_BASE_URL": "vendor.example"})
 
 
 def test_snowflake_host_port_and_protocol_come_from_the_connection_variables() -> None:
@@ -105,9 +122,9 @@ def test_local_mode_without_the_stacks_variables_says_how_to_get_them() -> None:
 def test_the_stacks_environment_is_all_the_platform_needs(local_stack: LocalStack) -> None:
     settings = load_settings(local_stack.environment())
     assert settings.env == "local" and settings.deployment == "local"
-    assert settings.chains.vendor_base_url.startswith("http://127.0.0.1:")
+    assert settings.chains.vendors["markets"].base_url.startswith("http://127.0.0.1:")
     assert settings.snowflake.connection_args["protocol"] == "http"
-    assert settings.chains.vendor_secret_parameter == VENDOR_SECRET_PARAMETER
+    assert settings.chains.vendors["markets"].secret_parameter == VENDOR_SECRET_PARAMETER
 
 
 def test_the_code_location_loads_on_aws_settings_alone_and_warns_of_nothing() -> None:
