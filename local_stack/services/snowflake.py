@@ -1,10 +1,13 @@
 """fakesnow's server with persistent storage and S3 access: the local Snowflake.
 
-The real Snowflake connector talks to it over HTTP. Two things differ from `fakesnow -s`:
+The real Snowflake connector talks to it over HTTP. Three things differ from `fakesnow -s`:
 one shared `FakeSnow` keeps its databases as files in the state folder, so tables survive a
 restart of the stack; and DuckDB's httpfs extension (shipped as a wheel, so nothing is
 downloaded) is loaded with an S3 secret for the local AWS endpoint, so `COPY INTO` from an
-external stage on the lake reads the same S3 objects that Snowflake would read on AWS.
+external stage on the lake reads the same S3 objects that Snowflake would read on AWS; and a
+table comment with a quote in it (`COMMENT = 'the vendor''s indices'`) is stored as Snowflake
+stores it, where fakesnow builds invalid SQL from it and answers HTTP 500, which the connector
+retries for minutes.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import os
 from pathlib import Path
 from urllib.parse import urlparse
 
+import fakesnow.info_schema
 import fakesnow.server
 import uvicorn
 from fakesnow.instance import FakeSnow
@@ -52,6 +56,16 @@ def _configure_s3(instance: FakeSnow, aws_endpoint: str) -> None:
     )
 
 
+def _quote_table_comments() -> None:
+    """Escape the comment fakesnow records for `CREATE TABLE ... COMMENT = '...'` (it interpolates it raw)."""
+    original = fakesnow.info_schema.insert_table_comment_sql
+
+    def insert_table_comment_sql(catalog: str, schema: str, table: str, comment: str | None) -> str:
+        return original(catalog, schema, table, comment.replace("'", "''") if isinstance(comment, str) else comment)
+
+    fakesnow.info_schema.insert_table_comment_sql = insert_table_comment_sql
+
+
 def _literal(value: str) -> str:
     """A DuckDB string literal: CREATE SECRET takes no bound parameters."""
     return "'" + value.replace("'", "''") + "'"
@@ -66,6 +80,7 @@ def build_app(state_dir: Path, aws_endpoint: str | None) -> Starlette:
     db_dir = state_dir / "databases"
     db_dir.mkdir(parents=True, exist_ok=True)
     instance = FakeSnow(db_path=db_dir)
+    _quote_table_comments()
     if aws_endpoint:
         _configure_s3(instance, aws_endpoint)
     fakesnow.server.shared_fs = instance
