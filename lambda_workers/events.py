@@ -85,6 +85,7 @@ class LinkEvent:
     chain_id: str | None = None
     link: int | None = None
     checkpoint_seconds: float = DEFAULT_CHECKPOINT_SECONDS
+    link_seconds: float | None = None  # a link hands on after this long, though the function's timeout is later
 
     def continuation(self, chain_id: str, link: int) -> dict[str, Any]:
         """The event that runs link `link` of the same chain (what relay mode sends itself)."""
@@ -108,6 +109,8 @@ class LinkEvent:
             "validation": {"required": list(self.validation.required), "types": dict(self.validation.types)},
             "checkpoint_seconds": self.checkpoint_seconds,
         }
+        if self.link_seconds is not None:
+            event["link_seconds"] = self.link_seconds
         if self.chain_id is not None:
             event["chain_id"] = self.chain_id
             event["link"] = self.link
@@ -152,6 +155,7 @@ def parse_event(event: Any) -> LinkEvent:
         chain_id=chain_id,
         link=link,
         checkpoint_seconds=_seconds(event, "checkpoint_seconds", DEFAULT_CHECKPOINT_SECONDS),
+        link_seconds=_seconds(event, "link_seconds", 0.0) if event.get("link_seconds") is not None else None,
     )
 
 

@@ -21,6 +21,7 @@ from botocore.config import Config
 from lambda_workers.chain.chunks import ChunkWriter
 from lambda_workers.chain.cursor_store import SsmCursorStore
 from lambda_workers.chain.fence import LinkFence
+from lambda_workers.chain.link_context import ShortLinkContext
 from lambda_workers.chain.relay import LambdaRelay
 from lambda_workers.chain.runner import ChainRunner, LambdaContext
 from lambda_workers.chain.status import ChainMode
@@ -56,6 +57,8 @@ _create_clients_during_init()
 
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     link_event = parse_event(event)
+    if link_event.link_seconds is not None:
+        context = ShortLinkContext(context, link_event.link_seconds)
     remaining = context.get_remaining_time_in_millis
     source_context = SourceContext(
         secrets=SecretReader(_client("ssm")), s3=_client("s3"), remaining_seconds=lambda: remaining() / 1000

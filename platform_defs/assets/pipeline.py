@@ -37,6 +37,8 @@ class ExtractionConfig(dg.Config):
     # relay: this run launches the chain and ends; the relay sensor materialises it later.
     # ChainMode's values: Dagster would take an Enum by member name, and run configs say `mode: relay`.
     mode: Literal["driven", "relay"] = "driven"
+    # seconds after which a link hands on, though the function's timeout is later (more, shorter links)
+    link_seconds: float | None = None
 
 
 def chain_pool(dataset: Dataset) -> str:
@@ -72,7 +74,9 @@ def _raw_asset(dataset: Dataset) -> dg.AssetsDefinition:
         if config.mode == ChainMode.RELAY:
             if config.shards > 1:
                 raise dg.Failure(description="relay mode runs one chain: use driven mode to shard")
-            event = chains.start_event(dataset, chain, lake.bucket, config.full_refresh, mode=ChainMode.RELAY)
+            event = chains.start_event(
+                dataset, chain, lake.bucket, config.full_refresh, mode=ChainMode.RELAY, link_seconds=config.link_seconds
+            )
             request_id = chains.launch(event)
             context.log.info(
                 f"relay chain for {chain.path()} launched (request {request_id}); the relay_chains sensor "
@@ -103,12 +107,16 @@ def _raw_asset(dataset: Dataset) -> dg.AssetsDefinition:
                     lake.bucket,
                     config.full_refresh,
                     key_range=(shard.first, shard.last),
+                    link_seconds=config.link_seconds,
                 )
                 for shard in ranges
             ]
             results = chains.drive_shards(events, on_link, config.max_concurrent_shards)
         else:
-            results = [chains.drive(chains.start_event(dataset, chain, lake.bucket, config.full_refresh), on_link)]
+            event = chains.start_event(
+                dataset, chain, lake.bucket, config.full_refresh, link_seconds=config.link_seconds
+            )
+            results = [chains.drive(event, on_link)]
         failed = [r for r in results if not r.done]
         metadata = chain_metadata(results[0]) if len(results) == 1 else shards_metadata(results)
         if failed:

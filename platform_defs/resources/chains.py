@@ -112,6 +112,7 @@ class ChainResource(ConfigurableResource):
         full_refresh: bool = False,
         key_range: tuple[str, str] | None = None,
         mode: ChainMode = ChainMode.DRIVEN,
+        link_seconds: float | None = None,
     ) -> LinkEvent:
         """The event that starts (or resumes) `chain`, in the worker's own event type."""
         vendor = self.vendor(dataset.vendor)
@@ -138,6 +139,7 @@ class ChainResource(ConfigurableResource):
             prefix=dataset.raw_prefix(prefix_partition),
             quarantine_prefix=dataset.quarantine_prefix(prefix_partition),
             validation=Validation(tuple(checks["required"]), checks["types"]),
+            link_seconds=link_seconds,
         )
 
     def register(self, event: LinkEvent) -> CursorRecord:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from lambda_workers.chain.link_context import ShortLinkContext
 from lambda_workers.events import parse_event
 from lambda_workers.exceptions import EventError
 from lambda_workers.handler import lambda_handler
@@ -43,6 +44,8 @@ def good_event(deployment: str, bucket: str) -> dict[str, Any]:
         (("source", "format"), "parquet", "source.format"),
         (("full_refresh",), "yes", "full_refresh"),
         (("validation",), {"types": {"close": "decimal"}}, "validation.types.close"),
+        (("link_seconds",), 0, "link_seconds"),
+        (("link_seconds",), 901, "link_seconds"),
     ],
 )
 def test_each_bad_field_is_named(
@@ -78,3 +81,19 @@ def test_round_trip_through_to_dict() -> None:
     assert parse_event(parsed.to_dict()) == parsed
     follow_on = parse_event(parsed.continuation("c1", 2))
     assert (follow_on.action, follow_on.chain_id, follow_on.link) == ("continue", "c1", 2)
+    short = parse_event({**event, "link_seconds": 2})
+    assert short.link_seconds == 2.0 and parse_event(short.continuation("c1", 2)).link_seconds == 2.0
+    assert parsed.link_seconds is None and "link_seconds" not in parsed.to_dict()
+
+
+def test_a_short_link_has_the_earlier_of_its_own_deadline_and_the_functions() -> None:
+    now = [100.0]
+    context = ShortLinkContext(DeadlineContext(60_000), 2.0, clock=lambda: now[0])
+    assert context.get_remaining_time_in_millis() == 2000
+    now[0] += 1.5
+    assert context.get_remaining_time_in_millis() == 500
+    now[0] += 1.0
+    assert context.get_remaining_time_in_millis() == 0
+    assert context.aws_request_id and context.memory_limit_in_mb == 256, "the rest is the function's context"
+    early = ShortLinkContext(DeadlineContext(1000), 60.0, clock=lambda: now[0])
+    assert early.get_remaining_time_in_millis() <= 1000, "the function's own deadline still rules"
