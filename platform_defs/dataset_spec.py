@@ -49,10 +49,12 @@ VALIDATION_TYPES = {
 }
 TIME_TYPES = ("date", "timestamp", "epoch_seconds", "epoch_millis")
 
-PARTITION_KINDS = ("weekday", "daily", "intraday", "snapshot", "none")
+PARTITION_KINDS = ("weekday", "daily", "intraday", "landed_file", "snapshot", "none")
 """weekday/daily: one partition per (week)day, complete once the day is over. intraday: one per
-weekday, open while the day is under way, complete at `closes_at`. snapshot: unpartitioned, each
-extraction a full copy kept per day. none: one open partition, extracted incrementally."""
+weekday, open while the day is under way, complete at `closes_at`. landed_file: one per file
+landed under the trigger's prefix, named by the file (a request the vendor serves). snapshot:
+unpartitioned, each extraction a full copy kept per day. none: one open partition, extracted
+incrementally."""
 
 HTTP_KINDS = ("json_rest", "xml_api", "job_poll")
 """Source kinds that call a vendor's API, and so need its base URL and secret."""
@@ -83,10 +85,11 @@ class Partitioning:
     timezone: str = "UTC"
     closes_at: time | None = None  # intraday: local time of day the partition is complete
 
-    @property
-    def definition(self) -> dg.PartitionsDefinition | None:
+    def definition(self, dataset: str) -> dg.PartitionsDefinition | None:
         if self.kind in ("snapshot", "none"):
             return None
+        if self.kind == "landed_file":
+            return dg.DynamicPartitionsDefinition(name=f"{dataset}_files")
         cron = "0 0 * * *" if self.kind == "daily" else "0 0 * * 1-5"
         return dg.TimeWindowPartitionsDefinition(
             cron_schedule=cron,
@@ -102,7 +105,7 @@ class Partitioning:
         Days are in the partitioning's time zone; weekday and intraday partitions skip weekends.
         None before the first partition, or for an unpartitioned dataset.
         """
-        if self.definition is None:
+        if self.kind in ("snapshot", "none", "landed_file"):
             return None
         day = tick.astimezone(ZoneInfo(self.timezone)).date()
         if self.kind != "intraday":
@@ -115,7 +118,7 @@ class Partitioning:
         """ISO time the partition is complete; `"never"` for an open feed; None: complete when exhausted."""
         if self.kind == "none":
             return "never"
-        if self.kind == "snapshot":
+        if self.kind in ("snapshot", "landed_file"):
             return None
         day = _day(partition)
         zone = ZoneInfo(self.timezone)
@@ -163,7 +166,7 @@ class Dataset:
     partitions: dg.PartitionsDefinition | None = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "partitions", self.partitioning.definition)
+        object.__setattr__(self, "partitions", self.partitioning.definition(self.name))
 
     @property
     def snapshot(self) -> bool:

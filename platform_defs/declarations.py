@@ -246,9 +246,11 @@ def read_declaration(path: Path, shown: str | None = None) -> Dataset:
     assert source_fields is not None
     source = _source(source_fields)
     trigger = _trigger(top)
-    if trigger.kind == "landing" and partitioning.definition is not None:
+    if trigger.kind == "landing" and partitioning.kind not in ("landed_file", "snapshot", "none"):
+        raise top.error("trigger", "a landing trigger starts datasets partitioned by landed_file, snapshot or none")
+    if partitioning.kind == "landed_file" and trigger.kind != "landing":
         raise top.error(
-            "trigger", "a landing trigger starts unpartitioned datasets only (partitioning: snapshot or none)"
+            "partitioning", "landed_file partitions come from a landing trigger: add trigger: {kind: landing}"
         )
     return Dataset(
         name=name,
@@ -300,7 +302,7 @@ def _partitioning(top: _Fields) -> Partitioning:
         return Partitioning("none")
     fields.only(("kind", "start", "timezone", "closes_at"))
     kind = str(fields.text("kind", required=True, choices=PARTITION_KINDS))
-    if kind in ("snapshot", "none"):
+    if kind in ("snapshot", "none", "landed_file"):
         extra = [key for key in ("start", "timezone", "closes_at") if key in fields.value]
         if extra:
             raise fields.error(extra[0], f"applies to weekday, daily and intraday partitions, not {kind}")

@@ -279,6 +279,8 @@ class ChainRunner:
                 record.status = ChainStatus.DONE
                 record.window_closed = page.window_closed
                 return _Work(link_rows, LinkOutcome.EXHAUSTED)
+            if page.pause:
+                return _Work(link_rows, LinkOutcome.BUDGET_SPENT, "the source waits longer than this link has left")
             if time.perf_counter() - holding.committed_at >= event.checkpoint_seconds:
                 self._commit_held(event, record, budget, holding)
         return _Work(link_rows, LinkOutcome.BUDGET_SPENT)

@@ -17,6 +17,8 @@ class Page:
     `exhausted`: nothing more is available now (the chain is done for this run).
     `window_closed`: nothing more will ever come for this partition, so a later run of the same
     asset and partition need not call the source at all (seed 000's "done for the window").
+    `pause`: the source waits on something outside (a job still running) longer than this link
+    has left: the link commits here and the next one goes on, instead of asking again at once.
     """
 
     records: list[dict[str, Any]]
@@ -24,6 +26,7 @@ class Page:
     exhausted: bool
     window_closed: bool = False
     total: int | None = None
+    pause: bool = False
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,9 @@ from lambda_workers.sources.vendor_http import client_from_config
 
 __all__ = ["JobPollSource"]
 
+_RESERVE_SECONDS = 1.0
+"""Time a link keeps after its last wait, for the commit and the hand-on."""
+
 
 class JobPollSource(Source):
     kind = "job_poll"
@@ -65,10 +68,12 @@ class JobPollSource(Source):
             records = list(csv.DictReader(io.StringIO(result.body.decode("utf-8-sig"), newline="")))
             return Page(records, {"state": "finished", "job_id": job_id}, exhausted=True, window_closed=True)
         polls = int(cursor.get("polls", 0)) + 1
-        wait = min(self._poll_seconds, max(0.0, self._remaining() - 1.0))
-        time.sleep(wait)
+        left = self._remaining() - _RESERVE_SECONDS
+        pause = left < self._poll_seconds  # the next poll does not fit: wait what is left, the next link polls
+        time.sleep(max(0.0, min(self._poll_seconds, left)))
         progress = float(status.get("progress") or 0.0)
-        return Page([], {"state": "polling", "job_id": job_id, "progress": progress, "polls": polls}, exhausted=False)
+        cursor = {"state": "polling", "job_id": job_id, "progress": progress, "polls": polls}
+        return Page([], cursor, exhausted=False, pause=pause)
 
 
 def _json(response: HttpResponse) -> dict[str, Any]:

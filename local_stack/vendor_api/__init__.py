@@ -51,7 +51,7 @@ weekend or a day not yet published.
 `POST /v1/jobs {"kind": "index_constituents", "params": {"as_of": D}}` -> 202 `{job_id, status:
 "queued"}`; `GET /v1/jobs/{id}` -> `{job_id, status: queued|running|succeeded|failed, progress,
 result_url?, error?}`, advancing with wall-clock time over `job_seconds`; `GET
-/v1/jobs/{id}/result` -> CSV `index_code,symbol,weight` (409 before success). Unknown job: 404.
+/v1/jobs/{id}/result` -> CSV `as_of,index_code,symbol,weight` (409 before success). Unknown job: 404.
 Jobs are kept in `<state-dir>/jobs/` and survive a restart.
 
 Admin endpoints take no API key: they exist for tests and the stack, and the service is bound

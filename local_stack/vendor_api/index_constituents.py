@@ -12,6 +12,7 @@ import io
 
 import numpy as np
 
+from local_stack.vendor_api.business_days import date_of_bday
 from local_stack.vendor_api.hashing import hash_array, salt, unit_array
 from local_stack.vendor_api.market import Market
 
@@ -27,7 +28,7 @@ _SALT_SHARES = salt("shares-outstanding")
 
 
 def constituents_csv(market: Market, day: int) -> bytes:
-    """CSV `index_code,symbol,weight` for business day `day`, ordered by index then weight descending."""
+    """CSV `as_of,index_code,symbol,weight` for business day `day`, ordered by index then weight descending."""
     n = len(market.universe)
     instruments = np.arange(n, dtype=np.int64)
     bars = market.prices.bars(instruments, np.full(n, day, dtype=np.int64))
@@ -39,12 +40,13 @@ def constituents_csv(market: Market, day: int) -> bytes:
     value = bars.close / 100.0 * shares * bars.split_factor * usd_per_unit
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(("index_code", "symbol", "weight"))
+    writer.writerow(("as_of", "index_code", "symbol", "weight"))
+    as_of = date_of_bday(day).isoformat()
     for code, exchanges, size in INDICES:
         members = [inst.index for inst in market.universe.instruments if inst.exchange in exchanges]
         members.sort(key=lambda i: (-value[i], i))
         chosen = members[:size]
         total = float(sum(value[i] for i in chosen))
         for i in chosen:
-            writer.writerow((code, market.universe.symbols[i], f"{value[i] / total:.8f}"))
+            writer.writerow((as_of, code, market.universe.symbols[i], f"{value[i] / total:.8f}"))
     return out.getvalue().encode()

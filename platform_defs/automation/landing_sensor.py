@@ -4,8 +4,10 @@ A new file under the dataset's S3 landing prefix starts its lineage. The cursor 
 landing key seen: feed files are named so that key order is arrival order, and `StartAfter`
 lists only what is newer. (dagster-aws's `get_objects` orders by LastModified, whose one-second
 resolution can misorder files that land together, and fails when the remembered key has been
-archived away.) One run takes every new file; its run key is the newest file, so a file is
-never picked up twice.
+archived away.) A file is never picked up twice: for a feed (partitioning none or snapshot) one
+run takes every new file, its run key the newest file; for a dataset partitioned by landed file
+each new file becomes a partition (named by the file, without its extensions) and gets a run of
+its own, its run key the file.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from platform_defs.automation.jobs import lineage_job
 from platform_defs.datasets import DATASETS, Dataset
 from platform_defs.resources.lake import Lake
 
-__all__ = ["LANDING_SENSORS", "landing_sensor", "landing_sensors_for"]
+__all__ = ["LANDING_SENSORS", "landed_partition", "landing_sensor", "landing_sensors_for"]
 
 
 def landing_sensor(dataset: Dataset) -> dg.SensorDefinition:
@@ -41,6 +43,16 @@ def landing_sensor(dataset: Dataset) -> dg.SensorDefinition:
             return dg.SensorResult(skip_reason=f"no new file under s3://{lake.bucket}/{prefix}")
         newest = new_keys[-1]
         context.log.info(f"{len(new_keys)} new file(s) for {dataset.name}: {', '.join(new_keys)}")
+        if isinstance(dataset.partitions, dg.DynamicPartitionsDefinition):
+            partitions = {key: landed_partition(key) for key in new_keys}
+            return dg.SensorResult(
+                run_requests=[
+                    dg.RunRequest(run_key=key, partition_key=partition, tags={"baton/landed_file": key})
+                    for key, partition in partitions.items()
+                ],
+                dynamic_partitions_requests=[dataset.partitions.build_add_request(list(partitions.values()))],
+                cursor=newest,
+            )
         return dg.SensorResult(
             run_requests=[
                 dg.RunRequest(run_key=newest, tags={"baton/landed_files": str(len(new_keys)), "baton/newest": newest})
@@ -49,6 +61,12 @@ def landing_sensor(dataset: Dataset) -> dg.SensorDefinition:
         )
 
     return sensor
+
+
+def landed_partition(key: str) -> str:
+    """The partition a landed file starts: its name without folder or extensions (`2025-06-02.json`: `2025-06-02`)."""
+    name = key.rsplit("/", 1)[-1]
+    return name.split(".", 1)[0] or name
 
 
 def landing_sensors_for(datasets: Mapping[str, Dataset]) -> list[dg.SensorDefinition]:

@@ -110,6 +110,26 @@ def test_next_token_pages_and_retries_through_429_5xx_and_truncation(
     assert json.dumps(faults).count("429") >= 1
 
 
+def test_link_seconds_hands_on_long_before_the_functions_deadline(
+    vendor: str, bucket: str, deployment: str, s3: Any
+) -> None:
+    """30 pages at 300 ms each take 9 s on any machine: 1-second links in a 60-second function need several."""
+    admin(vendor, "knobs", {"latency_ms": 300})
+    source = {
+        "kind": "json_rest",
+        "base_url": vendor,
+        "path": "/v1/prices",
+        "params": {"from": "2025-06-02", "to": "2025-06-02"},
+        "pagination": {"style": "offset", "limit": 100},
+        "auth": auth(),
+    }
+    results = run_chain(source, bucket, deployment, timeout_ms=60_000, link_seconds=1)
+    assert results[-1].status == ChainStatus.DONE and len(results) > 1
+    assert all(r.status == ChainStatus.RUNNING for r in results[:-1]), "each short link handed on"
+    keys = [(r["symbol"], r["date"]) for r in raw_records(s3, bucket)]
+    assert len(keys) == len(set(keys)) == 3000
+
+
 def test_link_header_pages_and_an_intraday_rerun_fetches_only_new_bars(
     vendor: str, bucket: str, deployment: str, s3: Any
 ) -> None:
@@ -160,4 +180,4 @@ def test_job_polling_spans_links_until_the_job_finishes(vendor: str, bucket: str
     assert results[-1].status == ChainStatus.DONE and len(results) >= 2
     assert len({(r.cursor or {}).get("job_id") for r in results}) == 1, "every link polls the same job"
     rows = raw_records(s3, bucket)
-    assert rows and set(rows[0]) == {"index_code", "symbol", "weight"}
+    assert rows and set(rows[0]) == {"as_of", "index_code", "symbol", "weight"}

@@ -45,7 +45,8 @@ def test_job_lifecycle_and_result(vendor: VendorClient) -> None:
     result = vendor.get(seen[-1]["result_url"])
     assert result.status == 200 and result.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(result.text)))
-    assert rows and list(rows[0]) == ["index_code", "symbol", "weight"]
+    assert rows and list(rows[0]) == ["as_of", "index_code", "symbol", "weight"]
+    assert {row["as_of"] for row in rows} == {"2024-02-15"}, "a Thursday: the business day asked"
     weights: dict[str, float] = defaultdict(float)
     for row in rows:
         weights[row["index_code"]] += float(row["weight"])
