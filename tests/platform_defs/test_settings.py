@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from local_stack.stack import VENDOR_SECRET_PARAMETER, LocalStack
-from platform_defs.datasets import VendorEndpoint
-from platform_defs.settings import AwsSettings, ConfigurationError, load_settings
+from platform_defs.datasets import DATASETS, VendorEndpoint, http_vendors
+from platform_defs.settings import AwsSettings, ConfigurationError, load_settings, vendor_variable
 
 
 def load_definitions(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -64,6 +64,12 @@ AWS_ENV = {
     "BATON_VENDOR_MARKETS_BASE_URL": "https://vendor.example",
     "BATON_ALERT_SENDER": "baton@acme.example",
     "BATON_ALERT_RECIPIENTS": "data@acme.example, oncall@acme.example",
+    # every other vendor the catalogue calls (a team's own declarations included)
+    **{
+        vendor_variable(vendor, "BASE_URL"): f"https://{vendor}.example"
+        for vendor in http_vendors(DATASETS)
+        if vendor != "markets"
+    },
 }
 
 
@@ -88,8 +94,10 @@ def test_each_vendor_has_variables_named_after_it() -> None:
         vendors=["markets", "trade-desk"],
     )
     assert settings.chains.vendors["trade-desk"] == VendorEndpoint("https://trades.example/api/", "/acme/trades/token")
-    with pytest.raises(ConfigurationError, match=r"needs these environment variables: BATON_VENDOR_TRADES_BASE_URL$"):
-        load_settings(AWS_ENV, vendors=["markets", "trades"])
+    with pytest.raises(
+        ConfigurationError, match=r"needs these environment variables: BATON_VENDOR_NOT_SET_UP_BASE_URL$"
+    ):
+        load_settings(AWS_ENV, vendors=["markets", "not_set_up"])
     with pytest.raises(ConfigurationError, match=r"BATON_VENDOR_MARKETS_BASE_URL='vendor.example' is not an http"):
         load_settings({**AWS_ENV, "BATON_VENDOR_MARKETS_BASE_URL": "vendor.example"})
 
