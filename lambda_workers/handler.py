@@ -66,5 +66,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     source = build_source(link_event.source, source_context)
     relay = LambdaRelay(_client("lambda"), context.invoked_function_arn) if link_event.mode == ChainMode.RELAY else None
     fence = LinkFence(_client("s3"), link_event.bucket, link_event.deployment)
-    runner = ChainRunner(SsmCursorStore(_client("ssm")), ChunkWriter(_client("s3"), link_event.bucket), fence, relay)
-    return runner.run_link(link_event, source, context).to_payload()
+    writer = ChunkWriter(_client("s3"), link_event.bucket)
+    runner = ChainRunner(SsmCursorStore(_client("ssm")), writer, fence, relay)
+    try:
+        return runner.run_link(link_event, source, context).to_payload()
+    finally:
+        writer.close()

@@ -6,8 +6,12 @@ newest chain wins, since chain ids sort by start time). Rejected rows go to the 
 with their reason, like the worker's. The Parquet parts are written before stale parts are
 removed, so a reader never sees a partition with nothing in it.
 
-Typing is Arrow's, a column at a time (`platform_defs.lake_types`), so the lake needs no pandas
-and each raw chunk becomes a compact typed batch as soon as it is read.
+The build streams: chunks are fetched and typed a few at a time on threads
+(`platform_defs.raw_chunks`, Arrow's JSON reader for a vendor's body), spread over buckets on
+local disk by key (`platform_defs.key_buckets`), and each bucket is deduplicated, sorted by the
+key and appended to the Parquet part being written. Its memory is a few chunks and one bucket,
+the same for a partition of a million rows as for one of ten million. Each part is sorted by the
+key; a partition of more than one bucket is sorted within each bucket's rows.
 """
 
 from __future__ import annotations
@@ -15,25 +19,34 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import zlib
-from collections.abc import Iterator
+import tempfile
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from lambda_workers.chain.chunk_keys import SUFFIX as CHUNK_SUFFIX
-from lambda_workers.chain.chunk_keys import ChunkKey
+from lambda_workers.chain.chunk_keys import RECORDS_SUFFIX, SUFFIXES, ChunkKey
+from lambda_workers.chain.chunks import ChunkFormatError, chunk_records
 from platform_defs.datasets import Dataset
-from platform_defs.lake_types import ARROW_TYPES, typed_batch
+from platform_defs.key_buckets import KeyBuckets
+from platform_defs.lake_types import ARROW_TYPES
+from platform_defs.raw_chunks import ChunkRows, read_chunk
 
 __all__ = ["PARTITION_COLUMN", "LakeBuild", "LakeInputError", "build_lake_partition", "lake_files"]
 
 ROWS_PER_PART = 1_000_000
+ROWS_PER_BUCKET = 250_000  # rows deduplicated in memory at once: the bound on the build's memory
+READ_AHEAD = 4  # chunks fetched and typed at once, on threads: S3 round trips overlap the parsing
 PARTITION_COLUMN = "_partition"  # lets the warehouse replace exactly one partition on reload
 _ORDINAL = "__ordinal"  # delivery order across the partition's chunks: the last delivery of a key wins
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 class LakeInputError(ValueError):
@@ -54,43 +67,55 @@ class LakeBuild:
     files: tuple[str, ...]
 
 
+@dataclass
+class _Tally:
+    raw_rows: int = 0
+    quarantined: int = 0
+    rejected: int = 0
+    typed_rows: int = 0
+    lake_rows: int = 0
+
+
 def build_lake_partition(s3: Any, bucket: str, dataset: Dataset, raw_prefix: str, lake_partition: str) -> LakeBuild:
     """Rebuild `lake/<dataset>/<lake_partition>/` from every chunk under `raw_prefix`."""
-    chunk_keys = sorted(_list_keys(s3, bucket, raw_prefix + "/", suffix=CHUNK_SUFFIX))
+    chunks = sorted(
+        (ChunkKey.parse(key) for key in _list_keys(s3, bucket, raw_prefix + "/", suffix=SUFFIXES)), key=lambda c: c.key
+    )
     # One listing of the quarantine zone rather than a GET per chunk: most chunks have no twin.
-    twins = set(_list_keys(s3, bucket, _quarantine_twin(raw_prefix) + "/", suffix=CHUNK_SUFFIX))
-    if not chunk_keys:
+    twins = set(_list_keys(s3, bucket, _quarantine_twin(raw_prefix) + "/", suffix=RECORDS_SUFFIX))
+    if not chunks:
         _refuse_to_empty(s3, bucket, dataset, raw_prefix, lake_partition)
-    batches: list[pa.Table] = []
-    rejects: list[dict[str, Any]] = []
-    quarantined = raw_rows = 0
-    for key in chunk_keys:
-        chunk = ChunkKey.parse(key)
-        records = _read_jsonl(s3, bucket, key)
-        twin = replace(chunk, prefix=_quarantine_twin(chunk.prefix)).key
-        bad_rows = {r["row"] for r in _read_jsonl(s3, bucket, twin)} if twin in twins else set()
-        kept = [r for i, r in enumerate(records) if chunk.row_from + i not in bad_rows]
-        quarantined += len(records) - len(kept)
-        raw_rows += len(records)
-        batch = typed_batch(kept, dataset.columns)
-        rejects += batch.rejects
-        table = batch.table
-        ordinals = pa.array(range(raw_rows - len(records), raw_rows - len(records) + table.num_rows), pa.int64())
-        batches.append(table.append_column(_ORDINAL, ordinals))
     schema = pa.schema([(c.name, ARROW_TYPES[c.type]) for c in dataset.columns] + [(_ORDINAL, pa.int64())])
-    typed = pa.concat_tables(batches) if batches else schema.empty_table()
-    if rejects:
-        _write_rejects(s3, bucket, dataset, lake_partition, rejects)
-    deduped = _newest_per_key(typed, list(dataset.key)).drop_columns([_ORDINAL])
-    deduped = deduped.append_column(PARTITION_COLUMN, pa.array([lake_partition] * deduped.num_rows, pa.string()))
-    files = _write_parts(s3, bucket, dataset.lake_prefix(lake_partition), deduped)
+    tally = _Tally()
+    with tempfile.TemporaryDirectory(prefix="baton-lake-") as scratch:
+        expected = sum(c.row_to - c.row_from for c in chunks)
+        buckets = KeyBuckets(Path(scratch), schema, dataset.key, expected, ROWS_PER_BUCKET)
+        with gzip.open(Path(scratch) / "rejects.jsonl.gz", "wt", compresslevel=1) as rejects:
+
+            def read(chunk: ChunkKey) -> ChunkRows:
+                return _read_chunk(s3, bucket, dataset, chunk, twins)
+
+            for rows in _read_ahead(read, chunks, READ_AHEAD):
+                tally.quarantined += rows.records - rows.typed.table.num_rows - len(rows.typed.rejects)
+                for reject in rows.typed.rejects:
+                    rejects.write(json.dumps(reject, default=str) + "\n")
+                tally.rejected += len(rows.typed.rejects)
+                table = rows.typed.table
+                ordinals = pa.array(range(tally.raw_rows, tally.raw_rows + table.num_rows), pa.int64())
+                buckets.add(table.append_column(_ORDINAL, ordinals))
+                tally.raw_rows += rows.records
+                tally.typed_rows += table.num_rows
+        if tally.rejected:
+            key = f"{dataset.quarantine_prefix(lake_partition)}/lake-rejects.jsonl.gz"
+            s3.upload_file(str(Path(scratch) / "rejects.jsonl.gz"), bucket, key)
+        files = _write_parts(s3, bucket, dataset, lake_partition, Path(scratch), buckets, tally)
     return LakeBuild(
-        raw_rows=raw_rows,
-        quarantined=quarantined,
-        rejected=len(rejects),
-        duplicates=typed.num_rows - deduped.num_rows,
-        lake_rows=deduped.num_rows,
-        chunks=len(chunk_keys),
+        raw_rows=tally.raw_rows,
+        quarantined=tally.quarantined,
+        rejected=tally.rejected,
+        duplicates=tally.typed_rows - tally.lake_rows,
+        lake_rows=tally.lake_rows,
+        chunks=len(chunks),
         files=tuple(files),
     )
 
@@ -108,24 +133,80 @@ def _newest_per_key(table: pa.Table, key: list[str]) -> pa.Table:
     return kept.sort_by([(name, "ascending") for name in key])
 
 
-def _write_parts(s3: Any, bucket: str, prefix: str, table: pa.Table) -> list[str]:
-    keys = []
-    for part, start in enumerate(range(0, max(table.num_rows, 1), ROWS_PER_PART)):
-        buffer = io.BytesIO()
-        pq.write_table(table.slice(start, ROWS_PER_PART), buffer, compression="zstd")
-        key = f"{prefix}/part-{part:05d}.parquet"
-        s3.put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
-        keys.append(key)
+def _write_parts(
+    s3: Any, bucket: str, dataset: Dataset, partition: str, scratch: Path, buckets: KeyBuckets, tally: _Tally
+) -> list[str]:
+    """Each bucket deduplicated and sorted, appended to parts of about `ROWS_PER_PART` rows, then uploaded."""
+    prefix = dataset.lake_prefix(partition)
+    schema = pa.schema([(c.name, ARROW_TYPES[c.type]) for c in dataset.columns] + [(PARTITION_COLUMN, pa.string())])
+    keys: list[str] = []
+    writer: pq.ParquetWriter | None = None
+    part_rows = 0
+
+    def finish_part() -> None:
+        nonlocal writer, part_rows
+        if writer is not None:
+            writer.close()
+            key = f"{prefix}/part-{len(keys):05d}.parquet"
+            s3.upload_file(str(scratch / "part.parquet"), bucket, key)
+            keys.append(key)
+        writer, part_rows = None, 0
+
+    for rows in buckets.buckets():
+        deduped = _newest_per_key(rows, list(dataset.key)).drop_columns([_ORDINAL])
+        deduped = deduped.append_column(PARTITION_COLUMN, pa.array([partition] * deduped.num_rows, pa.string()))
+        if writer is None:
+            writer = pq.ParquetWriter(str(scratch / "part.parquet"), schema, compression="zstd")
+        writer.write_table(deduped)
+        part_rows += deduped.num_rows
+        tally.lake_rows += deduped.num_rows
+        if part_rows >= ROWS_PER_PART:
+            finish_part()
+    if writer is None and not keys:
+        writer = pq.ParquetWriter(str(scratch / "part.parquet"), schema, compression="zstd")  # an empty partition
+    finish_part()
     stale = [k for k in _list_keys(s3, bucket, prefix + "/", suffix=".parquet") if k not in keys]
     if stale:
         s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in stale], "Quiet": True})
     return keys
 
 
-def _write_rejects(s3: Any, bucket: str, dataset: Dataset, partition: str, rejects: list[dict[str, Any]]) -> None:
-    body = gzip.compress("".join(json.dumps(r, default=str) + "\n" for r in rejects).encode(), mtime=0)
-    key = f"{dataset.quarantine_prefix(partition)}/lake-rejects.jsonl.gz"
-    s3.put_object(Bucket=bucket, Key=key, Body=body)
+def _read_chunk(s3: Any, bucket: str, dataset: Dataset, chunk: ChunkKey, twins: set[str]) -> ChunkRows:
+    """One chunk's rows, without those its quarantine twin (if any) holds; `LakeInputError` names a bad object."""
+    twin = replace(chunk, prefix=_quarantine_twin(chunk.prefix), suffix=RECORDS_SUFFIX).key
+    quarantined: set[int] = set()
+    if twin in twins:
+        quarantined = {
+            int(row["row"]) - chunk.row_from for row in _guarded(bucket, twin, lambda: _twin_rows(s3, bucket, twin))
+        }
+    response = s3.get_object(Bucket=bucket, Key=chunk.key)
+    body, metadata = response["Body"].read(), response.get("Metadata", {})
+    return _guarded(bucket, chunk.key, lambda: read_chunk(chunk.key, body, metadata, dataset.columns, quarantined))
+
+
+def _twin_rows(s3: Any, bucket: str, key: str) -> list[dict[str, Any]]:
+    response = s3.get_object(Bucket=bucket, Key=key)
+    return chunk_records(key, response["Body"].read(), response.get("Metadata", {}))
+
+
+def _guarded(bucket: str, key: str, read: Callable[[], _R]) -> _R:
+    """`read()`, with a chunk that cannot be read reported as a `LakeInputError` naming its object."""
+    try:
+        return read()
+    except ChunkFormatError as exc:
+        raise LakeInputError(f"s3://{bucket}/{key}: {exc}") from exc
+
+
+def _read_ahead(work: Callable[[_T], _R], items: Iterable[_T], window: int) -> Iterator[_R]:
+    """`work` over `items` on `window` threads, results in order, at most `window` of them held at once."""
+    with ThreadPoolExecutor(max_workers=window, thread_name_prefix="lake-read") as pool:
+        pending: deque[Future[_R]] = deque()
+        for item in items:
+            pending.append(pool.submit(work, item))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _quarantine_twin(raw_prefix: str) -> str:
@@ -152,28 +233,7 @@ def _refuse_to_empty(s3: Any, bucket: str, dataset: Dataset, raw_prefix: str, la
         )
 
 
-def _read_jsonl(s3: Any, bucket: str, key: str) -> list[dict[str, Any]]:
-    """A chunk's records; one that is not gzip JSON Lines is a `LakeInputError` naming it (and the line)."""
-    where = f"s3://{bucket}/{key}"
-    try:
-        body = gzip.decompress(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except (OSError, EOFError, zlib.error) as exc:
-        raise LakeInputError(f"{where}: corrupt gzip ({str(exc) or type(exc).__name__})") from exc
-    records = []
-    for number, line in enumerate(body.splitlines(), start=1):
-        if not line:
-            continue
-        try:
-            record = json.loads(line)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise LakeInputError(f"{where}: line {number} is not JSON ({exc})") from exc
-        if not isinstance(record, dict):
-            raise LakeInputError(f"{where}: line {number} is not a JSON object")
-        records.append(record)
-    return records
-
-
-def _list_keys(s3: Any, bucket: str, prefix: str, suffix: str) -> Iterator[str]:
+def _list_keys(s3: Any, bucket: str, prefix: str, suffix: str | tuple[str, ...]) -> Iterator[str]:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
             if obj["Key"].endswith(suffix):

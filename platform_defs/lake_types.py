@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["ARROW_TYPES", "TypedBatch", "typed_batch"]
+__all__ = ["ARROW_TYPES", "TypedBatch", "typed_batch", "typed_table"]
 
 ARROW_TYPES: Mapping[str, pa.DataType] = {
     "string": pa.string(),
@@ -51,12 +51,45 @@ def typed_batch(records: Sequence[Mapping[str, Any]], columns: Sequence[ColumnSp
 
     A row's reason names the first of its columns (in declared order) that is bad or missing.
     """
+
+    def values(name: str) -> list[Any]:
+        return [record.get(name) for record in records]
+
+    def rejected(index: int) -> dict[str, Any]:
+        return {c.name: records[index].get(c.name) for c in columns}
+
+    return _typed(len(records), columns, values, rejected)
+
+
+def typed_table(table: pa.Table, columns: Sequence[ColumnSpec]) -> TypedBatch:
+    """The same as `typed_batch`, for records already in Arrow (as its JSON reader parsed them).
+
+    A declared column the table lacks is all nulls, as a field missing from every record is.
+    """
+
+    def values(name: str) -> pa.Array:
+        if name not in table.column_names:
+            return pa.nulls(table.num_rows)
+        return table.column(name).combine_chunks()
+
+    def rejected(index: int) -> dict[str, Any]:
+        row = table.slice(index, 1).to_pylist()[0]
+        return {c.name: row.get(c.name) for c in columns}
+
+    return _typed(table.num_rows, columns, values, rejected)
+
+
+def _typed(
+    rows: int,
+    columns: Sequence[ColumnSpec],
+    values: Callable[[str], list[Any] | pa.Array],
+    rejected: Callable[[int], dict[str, Any]],
+) -> TypedBatch:
     arrays: dict[str, pa.Array] = {}
-    reasons = pa.nulls(len(records), pa.string())
+    reasons = pa.nulls(rows, pa.string())
     for column in columns:
-        values = [record.get(column.name) for record in records]
-        typed, invalid = _typed_column(values, column.type)
-        missing = pc.is_null(typed) if column.required else pa.array([False] * len(values), pa.bool_())
+        typed, invalid = _typed_column(values(column.name), column.type)
+        missing = pc.is_null(typed) if column.required else pa.array([False] * rows, pa.bool_())
         missing = pc.and_(missing, pc.invert(invalid))
         reasons = pc.if_else(
             pc.and_(pc.is_null(reasons), invalid), f"{column.name!r} is not a valid {column.type}", reasons
@@ -64,28 +97,30 @@ def typed_batch(records: Sequence[Mapping[str, Any]], columns: Sequence[ColumnSp
         reasons = pc.if_else(pc.and_(pc.is_null(reasons), missing), f"{column.name!r} is missing", reasons)
         arrays[column.name] = typed
     table = pa.table(arrays, schema=pa.schema([(c.name, ARROW_TYPES[c.type]) for c in columns]))
-    bad = pc.is_valid(reasons)
+    if reasons.null_count == rows:
+        return TypedBatch(table, [])
     rejects = [
-        {"reason": reason, "record": {c.name: records[index].get(c.name) for c in columns}}
+        {"reason": reason, "record": rejected(index)}
         for index, reason in enumerate(reasons.to_pylist())
         if reason is not None
     ]
-    return TypedBatch(table.filter(pc.invert(bad)) if rejects else table, rejects)
+    return TypedBatch(table.filter(pc.is_null(reasons)), rejects)
 
 
-def _typed_column(values: list[Any], type_name: str) -> tuple[pa.Array, pa.Array]:
+def _typed_column(values: list[Any] | pa.Array, type_name: str) -> tuple[pa.Array, pa.Array]:
     """The column as its Arrow type, and which values were present but not of that type.
 
     An absent value (None, or an empty string) is null, never invalid.
     """
     target = ARROW_TYPES[type_name]
+    no_invalid = pa.array([False] * len(values), pa.bool_())
     try:
-        return _cast_all(values, type_name, target), pa.array([False] * len(values), pa.bool_())
+        return _cast_all(_present(values), type_name, target), no_invalid
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, _Invalid):
         one = _ONE_VALUE[type_name]
         typed: list[Any] = []
         invalid: list[bool] = []
-        for value in values:
+        for value in values.to_pylist() if isinstance(values, pa.Array) else values:
             try:
                 typed.append(None if _absent(value) else one(value))
                 invalid.append(False)
@@ -95,11 +130,19 @@ def _typed_column(values: list[Any], type_name: str) -> tuple[pa.Array, pa.Array
         return pa.array(typed, target), pa.array(invalid, pa.bool_())
 
 
-def _cast_all(values: list[Any], type_name: str, target: pa.DataType) -> pa.Array:
+def _present(values: list[Any] | pa.Array) -> pa.Array:
+    """The values in Arrow with every absent one (None or "") null; raises when Arrow cannot hold them as one type."""
+    if not isinstance(values, pa.Array):
+        return pa.array([None if _absent(value) else value for value in values])
+    if pa.types.is_string(values.type):
+        return pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+    return values
+
+
+def _cast_all(inferred: pa.Array, type_name: str, target: pa.DataType) -> pa.Array:
     """The fast path: one Arrow cast of the whole column; raises when any value will not take the type."""
-    inferred = pa.array([None if _absent(value) else value for value in values])
     if pa.types.is_null(inferred.type):
-        return pa.nulls(len(values), target)
+        return pa.nulls(len(inferred), target)
     if type_name == "string":
         if not pa.types.is_string(inferred.type):
             raise _Invalid("not all strings")

@@ -1,8 +1,10 @@
 """The S3 key of a chunk, formatted and parsed in this one place.
 
-`<prefix>/<chain_id>/chunk-<row_from>-<row_to>.jsonl.gz`: `prefix` is the dataset partition's
+`<prefix>/<chain_id>/chunk-<row_from>-<row_to><suffix>`: `prefix` is the dataset partition's
 (and shard's) raw or quarantine prefix, the rows are the half-open range the chunk holds, zero-
-padded so that key order is row order. The worker writes these keys and removes a killed
+padded so that key order is row order. The suffix names the chunk's form
+(`lambda_workers.chain.chunks`): `.json.gz` a page's body as the vendor delivered it,
+`.jsonl.gz` records as JSON Lines. The worker writes these keys and removes a killed
 attempt's leftovers by listing them; the lake reads a chunk's first row and its quarantine twin
 from them. Any of these going out of step with the others would lose or misplace rows.
 """
@@ -14,11 +16,25 @@ from dataclasses import dataclass
 
 from lambda_workers.exceptions import ChunkKeyError
 
-__all__ = ["ROW_DIGITS", "SUFFIX", "ChunkKey", "chain_prefix", "chunk_listing", "chunks_from_row"]
+__all__ = [
+    "BODY_SUFFIX",
+    "RECORDS_SUFFIX",
+    "ROW_DIGITS",
+    "SUFFIXES",
+    "ChunkKey",
+    "chain_prefix",
+    "chunk_listing",
+    "chunks_from_row",
+]
 
 ROW_DIGITS = 12
-SUFFIX = ".jsonl.gz"
-_NAME = re.compile(rf"chunk-(?P<row_from>[0-9]{{{ROW_DIGITS},}})-(?P<row_to>[0-9]{{{ROW_DIGITS},}}){re.escape(SUFFIX)}")
+RECORDS_SUFFIX = ".jsonl.gz"
+BODY_SUFFIX = ".json.gz"
+SUFFIXES = (RECORDS_SUFFIX, BODY_SUFFIX)
+_NAME = re.compile(
+    rf"chunk-(?P<row_from>[0-9]{{{ROW_DIGITS},}})-(?P<row_to>[0-9]{{{ROW_DIGITS},}})"
+    rf"(?P<suffix>{'|'.join(re.escape(suffix) for suffix in SUFFIXES)})"
+)
 
 
 def chain_prefix(prefix: str, chain_id: str) -> str:
@@ -44,6 +60,7 @@ class ChunkKey:
     chain_id: str
     row_from: int
     row_to: int
+    suffix: str = RECORDS_SUFFIX
 
     def __post_init__(self) -> None:
         """Refuse a value whose key would not parse back into the same value."""
@@ -54,7 +71,7 @@ class ChunkKey:
     @property
     def key(self) -> str:
         rows = f"{self.row_from:0{ROW_DIGITS}d}-{self.row_to:0{ROW_DIGITS}d}"
-        return f"{chain_prefix(self.prefix, self.chain_id)}/chunk-{rows}{SUFFIX}"
+        return f"{chain_prefix(self.prefix, self.chain_id)}/chunk-{rows}{self.suffix}"
 
     @classmethod
     def parse(cls, key: str) -> ChunkKey:
@@ -63,10 +80,12 @@ class ChunkKey:
         prefix, _, chain_id = rest.rpartition("/")
         rows = _NAME.fullmatch(name)
         if rows is None:
-            raise ChunkKeyError(key, f"its name does not read chunk-<row_from>-<row_to>{SUFFIX}")
+            raise ChunkKeyError(
+                key, f"its name does not read chunk-<row_from>-<row_to> and one of {', '.join(SUFFIXES)}"
+            )
         if not prefix or not chain_id:
             raise ChunkKeyError(key, "it lacks the prefix or the chain id before the chunk's name")
-        chunk = cls(prefix, chain_id, int(rows["row_from"]), int(rows["row_to"]))
+        chunk = cls(prefix, chain_id, int(rows["row_from"]), int(rows["row_to"]), rows["suffix"])
         if chunk.key != key:
             raise ChunkKeyError(key, f"its row numbers are not zero-padded to exactly {ROW_DIGITS} digits")
         return chunk
@@ -77,6 +96,8 @@ def _problem(chunk: ChunkKey) -> str | None:
         return f"the prefix {chunk.prefix!r} must be non-empty, without a leading or trailing '/'"
     if not chunk.chain_id or "/" in chunk.chain_id:
         return f"the chain id {chunk.chain_id!r} must be one non-empty path segment"
+    if chunk.suffix not in SUFFIXES:
+        return f"the suffix {chunk.suffix!r} is not one of {', '.join(SUFFIXES)}"
     if not 0 <= chunk.row_from < chunk.row_to:
         return f"the rows {chunk.row_from}-{chunk.row_to} are not a non-empty range from row 0 on"
     return None

@@ -22,12 +22,12 @@ from typing import Any, Protocol
 
 from lambda_workers.chain.budget import TimeBudget
 from lambda_workers.chain.chunk_keys import ChunkKey, chain_prefix
-from lambda_workers.chain.chunks import ChunkWriter, encode_jsonl
+from lambda_workers.chain.chunks import ChunkBody, ChunkWriter
 from lambda_workers.chain.cursor_store import CursorRecord, CursorStore, parameter_name
 from lambda_workers.chain.fence import LEASE_MARGIN_SECONDS, Lease, LeaseLostError, LinkFence, LinkHeldError
 from lambda_workers.chain.link_result import LinkResult
 from lambda_workers.chain.status import ChainMode, ChainStatus, LinkOutcome
-from lambda_workers.chain.validation import record_problem
+from lambda_workers.chain.validation import page_problems
 from lambda_workers.events import LinkEvent
 from lambda_workers.exceptions import ChainBusyError, LinkBusyError, RetryLaterError
 from lambda_workers.sources.base import Page, Source
@@ -288,19 +288,18 @@ class ChainRunner:
     def _write_page(self, event: LinkEvent, record: CursorRecord, page: Page) -> None:
         if page.records:
             row_from, row_to = record.rows, record.rows + len(page.records)
-            body = encode_jsonl(page.records)
-            self._writer.write(ChunkKey(event.prefix, record.chain_id, row_from, row_to), body)
+            body = ChunkBody.of_delivery(page.delivered) if page.delivered else ChunkBody.of_records(page.records)
+            self._writer.write(ChunkKey(event.prefix, record.chain_id, row_from, row_to, body.suffix), body)
             rejected = [
-                {"row": row_from + index, "reason": problem, "record": item}
-                for index, item in enumerate(page.records)
-                if (problem := record_problem(item, event.validation))
+                {"row": row_from + index, "reason": problem, "record": page.records[index]}
+                for index, problem in page_problems(page.records, event.validation)
             ]
             if rejected:
                 quarantine = ChunkKey(event.quarantine_prefix, record.chain_id, row_from, row_to)
-                self._writer.write(quarantine, encode_jsonl(rejected))
+                self._writer.write(quarantine, ChunkBody.of_records(rejected))
                 logger.warning("quarantined %d of %d records (%s)", len(rejected), len(page.records), quarantine.key)
             record.rows = row_to
-            record.bytes += len(body)
+            record.bytes += len(body.data)
             record.chunks += 1
             record.quarantined += len(rejected)
         record.cursor = page.next_cursor
@@ -308,7 +307,8 @@ class ChainRunner:
             record.total = page.total
 
     def _commit_held(self, event: LinkEvent, record: CursorRecord, budget: TimeBudget, holding: _Holding) -> None:
-        """Renew the lease (`LeaseLostError` if another copy has it), then commit the record."""
+        """Wait for the pages written so far, renew the lease (`LeaseLostError` if another copy has it), commit."""
+        self._writer.flush()
         holding.lease = self._fence.renew(holding.lease, event.chain, holding.deadline + LEASE_MARGIN_SECONDS)
         commit_started = self._commit(event, record, holding.committed_at)
         budget.observe_commit((time.perf_counter() - commit_started) * 1000)

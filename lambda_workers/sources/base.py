@@ -7,7 +7,29 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Page", "Source", "SourceContext"]
+__all__ = ["Delivered", "Page", "Source", "SourceContext", "records_at"]
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """A page's body exactly as the vendor sent it, and the dotted path of its records list ("" for the body).
+
+    A source that can hand this over gets it stored as it is in the raw zone; the records it
+    parsed from it are what the chain counts, checks and pages by.
+    """
+
+    body: bytes
+    records_path: str
+
+
+def records_at(body: Any, path: str) -> Any:
+    """The value at the dotted `path` of a parsed body ("" is the body itself); KeyError where it ends early."""
+    value = body
+    for part in path.split(".") if path else []:
+        if not isinstance(value, dict) or part not in value:
+            raise KeyError(part)
+        value = value[part]
+    return value
 
 
 @dataclass
@@ -19,6 +41,7 @@ class Page:
     asset and partition need not call the source at all (seed 000's "done for the window").
     `pause`: the source waits on something outside (a job still running) longer than this link
     has left: the link commits here and the next one goes on, instead of asking again at once.
+    `delivered`: the body the records were parsed from, when the source keeps it.
     """
 
     records: list[dict[str, Any]]
@@ -27,6 +50,7 @@ class Page:
     window_closed: bool = False
     total: int | None = None
     pause: bool = False
+    delivered: Delivered | None = None
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lambda_workers.exceptions import EventError, SourceError
-from lambda_workers.sources.base import Page, Source, SourceContext
+from lambda_workers.sources.base import Delivered, Page, Source, SourceContext, records_at
 from lambda_workers.sources.config import optional_str, require_int, require_mapping, require_str
 from lambda_workers.sources.http import HttpClient, HttpResponse
 from lambda_workers.sources.vendor_http import Window, client_from_config
@@ -103,7 +103,8 @@ class JsonRestSource(Source):
             if cursor.get("since") is not None:
                 next_cursor["since"] = cursor["since"]
         window_closed = self._window.closed(exhausted, response)
-        return Page(records, next_cursor, exhausted, window_closed, total)
+        delivered = Delivered(response.body, self._records)
+        return Page(records, next_cursor, exhausted, window_closed, total, delivered=delivered)
 
     def _page_params(self, cursor: Mapping[str, Any]) -> dict[str, Any]:
         params: dict[str, Any] = {self._limit_param: self._limit}
@@ -145,12 +146,11 @@ class JsonRestSource(Source):
         return ({"url": match.group(1)} if match else {}), match is None, total
 
     def _extract(self, body: Any, response: HttpResponse) -> list[dict[str, Any]]:
-        value = body
-        for part in self._records.split(".") if self._records else []:
-            if not isinstance(value, dict) or part not in value:
-                raise SourceError(f"{response.url}: the body has no {self._records!r} list")
-            value = value[part]
-        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        try:
+            value = records_at(body, self._records)
+        except KeyError:
+            raise SourceError(f"{response.url}: the body has no {self._records!r} list") from None
+        if not isinstance(value, list) or not set(map(type, value)) <= {dict}:
             raise SourceError(f"{response.url}: {self._records or 'the body'!r} is not a list of objects")
         return value
 

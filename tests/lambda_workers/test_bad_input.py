@@ -36,6 +36,7 @@ from platform_defs.datasets import DATASETS, VendorEndpoint
 from platform_defs.settings import load_settings
 from tests.chain_functions import deploy_test_function
 from tests.lambda_workers.conftest import DeadlineContext
+from tests.raw_zone import raw_records
 from tests.vendor_admin import vendor_admin
 
 CHAIN = ChainAddress("bad_input", "2025-06-02")
@@ -70,15 +71,6 @@ def run_link(link_event: dict[str, Any]) -> LinkResult:
 
 def objects(s3: Any, bucket: str, prefix: str) -> list[str]:
     return [obj["Key"] for obj in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
-
-
-def jsonl(s3: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:
-    """Every line of every gzip JSON Lines object under `prefix`, in key order."""
-    lines: list[dict[str, Any]] = []
-    for key in sorted(objects(s3, bucket, prefix)):
-        body = gzip.decompress(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-        lines += [json.loads(line) for line in body.splitlines()]
-    return lines
 
 
 def parameters(ssm: Any, deployment: str) -> list[str]:
@@ -383,7 +375,7 @@ def test_a_next_token_too_long_for_the_cursor_stops_the_chain_before_its_page(
         result.last_error or ""
     )
     assert result.rows == 2 and result.cursor == {"token": "t2"}, "the first page committed, the cursor before C"
-    assert [r["symbol"] for r in jsonl(s3, bucket, "raw/")] == ["A", "B"], "nothing of the refused page"
+    assert [r["symbol"] for r in raw_records(s3, bucket, "raw/")] == ["A", "B"], "nothing of the refused page"
 
 
 # --- vendor answers -----------------------------------------------------------------------------
@@ -475,8 +467,8 @@ def test_records_missing_their_key_or_of_the_wrong_type_are_quarantined_counted_
     validation = {"required": ["symbol", "date"], "types": {"close": "number"}}
     result = run_link(event(deployment, bucket, json_source(canned.url), validation=validation))
     assert (result.status, result.rows, result.quarantined) == (ChainStatus.DONE, 4, 3)
-    assert jsonl(s3, bucket, "raw/") == rows
-    quarantined = jsonl(s3, bucket, "quarantine/")
+    assert raw_records(s3, bucket, "raw/") == rows
+    quarantined = raw_records(s3, bucket, "quarantine/")
     assert [(q["row"], q["reason"]) for q in quarantined] == [
         (1, "field 'symbol' is missing or empty"),
         (2, "field 'close' is 'n/a', not a number"),
@@ -665,12 +657,12 @@ def test_a_feed_file_that_cannot_be_read_stops_the_chain_before_it_and_resumes_o
     assert f"SourceError: s3://{bucket}/{bad}: " in (failed.last_error or "")
     assert problem in (failed.last_error or "")
     assert failed.rows == 2 and failed.cursor == {"after_key": "landing/corporate_actions/2024-01-02.csv"}
-    assert [r["action_id"] for r in jsonl(s3, bucket, "raw/")] == ["A21", "A22"], "nothing of the bad file"
+    assert [r["action_id"] for r in raw_records(s3, bucket, "raw/")] == ["A21", "A22"], "nothing of the bad file"
     replaced = gzip.compress(good_file(3)) if name.endswith(".gz") else good_file(3)
     s3.put_object(Bucket=bucket, Key=bad, Body=replaced)
     resumed = run_link(feed_event(deployment, bucket))
     assert (resumed.status, resumed.chain_id, resumed.rows) == (ChainStatus.DONE, failed.chain_id, 6)
-    assert sorted(r["action_id"] for r in jsonl(s3, bucket, "raw/")) == ["A21", "A22", "A31", "A32", "A41", "A42"]
+    assert sorted(r["action_id"] for r in raw_records(s3, bucket, "raw/")) == ["A21", "A22", "A31", "A32", "A41", "A42"]
 
 
 def test_a_feed_file_with_only_its_header_is_a_day_without_actions(s3: Any, bucket: str, deployment: str) -> None:

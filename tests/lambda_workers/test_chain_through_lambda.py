@@ -3,7 +3,6 @@ API as the source, S3 and SSM on moto. Link deadlines are 1 s, so every chain sp
 
 from __future__ import annotations
 
-import gzip
 import json
 import time
 import uuid
@@ -25,6 +24,7 @@ from platform_defs.datasets import DATASETS, VendorEndpoint
 from platform_defs.deploy import deploy_chain_function
 from platform_defs.settings import load_settings
 from tests.chain_functions import deploy_test_function
+from tests.raw_zone import raw_records
 from tests.vendor_admin import vendor_admin
 
 
@@ -60,12 +60,7 @@ def prices_event(
 
 
 def raw_keys(s3: Any, bucket: str) -> list[tuple[str, str]]:
-    keys = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="raw/"):
-        for obj in page.get("Contents", []):
-            body = gzip.decompress(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
-            keys += [(r["symbol"], r["date"]) for r in map(json.loads, body.splitlines())]
-    return keys
+    return [(r["symbol"], r["date"]) for r in raw_records(s3, bucket, "raw/")]
 
 
 def test_driven_chain_of_short_links_reproduces_the_source_exactly(

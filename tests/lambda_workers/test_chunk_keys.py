@@ -41,7 +41,10 @@ def test_the_listing_bounds_select_the_chunks_from_a_row_on() -> None:
 @pytest.mark.parametrize(
     ("key", "problem"),
     [
-        (f"{PREFIX}/{CHAIN_ID}/part-00000.parquet", "its name does not read chunk-<row_from>-<row_to>.jsonl.gz"),
+        (
+            f"{PREFIX}/{CHAIN_ID}/part-00000.parquet",
+            "its name does not read chunk-<row_from>-<row_to> and one of .jsonl.gz, .json.gz",
+        ),
         (f"{PREFIX}/{CHAIN_ID}/chunk-5-10.jsonl.gz", "its name does not read"),
         (f"{PREFIX}/{CHAIN_ID}/chunk-000000000000-000000000005.jsonl", "its name does not read"),
         ("chunk-000000000000-000000000005.jsonl.gz", "lacks the prefix or the chain id"),

@@ -25,7 +25,9 @@ RAISED_IN_LAMBDA = [
     ChainBusyError("chain c1 of prices/2024-01-02 committed link 3 4 s ago and is still running"),
     SourceError("GET /v1/prices answered 404: not found"),
     RetryLaterError("GET /v1/prices: 429 Too Many Requests", 61.25),
-    ChunkKeyError("raw/x/c/chunk-1-2.jsonl.gz", "its name does not read chunk-<row_from>-<row_to>.jsonl.gz"),
+    ChunkKeyError(
+        "raw/x/c/chunk-1-2.jsonl.gz", "its name does not read chunk-<row_from>-<row_to> and one of .jsonl.gz, .json.gz"
+    ),
     WorkerError("a plain worker error"),
 ]
 

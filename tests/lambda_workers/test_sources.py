@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import urllib.request
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from lambda_workers.chain.status import ChainStatus, LinkOutcome
 from lambda_workers.handler import lambda_handler
 from local_stack.stack import VENDOR_SECRET_PARAMETER, LocalStack
 from tests.lambda_workers.conftest import DeadlineContext
+from tests.raw_zone import raw_records
 
 
 @pytest.fixture
@@ -59,14 +59,6 @@ def run_chain(
         follow = {**event, "action": "continue", "chain_id": last.chain_id, "link": last.link + 1}
         results.append(LinkResult.from_payload(lambda_handler(follow, DeadlineContext(timeout_ms))))
     return results
-
-
-def raw_records(s3: Any, bucket: str) -> list[dict[str, Any]]:
-    records = []
-    for obj in s3.list_objects_v2(Bucket=bucket, Prefix="raw/").get("Contents", []):
-        body = gzip.decompress(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
-        records += [json.loads(line) for line in body.splitlines()]
-    return records
 
 
 def auth() -> dict[str, str]:

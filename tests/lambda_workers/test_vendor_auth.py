@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from lambda_workers.chain.status import ChainStatus
-from tests.lambda_workers.test_sources import raw_records, run_chain
+from tests.lambda_workers.test_sources import run_chain
+from tests.raw_zone import raw_records
 from tests.trades_api import running_trades_api, trades_of
 
 DAY = "2025-06-02"

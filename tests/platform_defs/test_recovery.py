@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import gzip
 import json
 import os
 import signal
@@ -45,6 +44,7 @@ from platform_defs.resources import chains as chains_module
 from platform_defs.resources.build import build_resources
 from platform_defs.resources.chains import ChainResource
 from platform_defs.settings import load_settings
+from tests.raw_zone import raw_records
 from tests.vendor_admin import vendor_admin
 
 ROWS = 3000  # one day of prices from the local vendor: six pages of 500
@@ -163,14 +163,8 @@ def kill_runtimes(function: str) -> int:
 
 def raw_rows(resources: dict[str, Any], record: CursorRecord) -> list[tuple[str, str]]:
     """Every (symbol, date) in the chain's chunks in the raw zone."""
-    s3 = resources["lake"].client()
-    keys: list[tuple[str, str]] = []
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=resources["lake"].bucket, Prefix=record.prefix + "/")
-    for page in pages:
-        for item in page.get("Contents", []):
-            body = gzip.decompress(s3.get_object(Bucket=resources["lake"].bucket, Key=item["Key"])["Body"].read())
-            keys += [(row["symbol"], row["date"]) for row in map(json.loads, body.splitlines())]
-    return keys
+    records = raw_records(resources["lake"].client(), resources["lake"].bucket, record.prefix + "/")
+    return [(row["symbol"], row["date"]) for row in records]
 
 
 def assert_complete(resources: dict[str, Any], record: CursorRecord) -> None:
