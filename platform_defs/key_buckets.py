@@ -32,7 +32,7 @@ class KeyBuckets:
         schema: pa.Schema,
         key: Sequence[str],
         expected_rows: int,
-        rows_per_bucket: int = 250_000,
+        rows_per_bucket: int = 100_000,
         batch_rows: int = 100_000,
     ):
         self._directory = directory

@@ -24,15 +24,18 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from boto3.s3.transfer import TransferConfig
 
-from lambda_workers.chain.chunk_keys import RECORDS_SUFFIX, SUFFIXES, ChunkKey
-from lambda_workers.chain.chunks import ChunkFormatError, chunk_records
+from lambda_workers.chain.chunk_keys import MANIFEST_NAME, RECORDS_SUFFIX, SUFFIXES, ChunkKey, chain_prefix
+from lambda_workers.chain.chunks import ChainManifest, ChunkFormatError, chunk_records
+from lambda_workers.chain.status import Refresh
 from platform_defs.datasets import Dataset
 from platform_defs.key_buckets import KeyBuckets
 from platform_defs.lake_types import ARROW_TYPES
@@ -41,10 +44,13 @@ from platform_defs.raw_chunks import ChunkRows, read_chunk
 __all__ = ["PARTITION_COLUMN", "LakeBuild", "LakeInputError", "build_lake_partition", "lake_files"]
 
 ROWS_PER_PART = 1_000_000
-ROWS_PER_BUCKET = 250_000  # rows deduplicated in memory at once: the bound on the build's memory
+ROWS_PER_BUCKET = 100_000  # rows deduplicated in memory at once: the bound on the build's memory
 READ_AHEAD = 4  # chunks fetched and typed at once, on threads: S3 round trips overlap the parsing
 PARTITION_COLUMN = "_partition"  # lets the warehouse replace exactly one partition on reload
 _ORDINAL = "__ordinal"  # delivery order across the partition's chunks: the last delivery of a key wins
+# Parts go up from local disk in 8 MB pieces, two at a time: boto3's default of ten at once would
+# hold 80 MB of one file in memory, more than the build itself needs.
+_UPLOAD = TransferConfig(max_concurrency=2, multipart_chunksize=8 * 1024 * 1024)
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
@@ -65,6 +71,9 @@ class LakeBuild:
     lake_rows: int
     chunks: int
     files: tuple[str, ...]
+    superseded_chains: int = 0  # chains under the partition a newer full chain replaced: not read
+    superseded_rows: int = 0  # their raw rows
+    removed_chains: int = 0  # superseded chains past their retention, removed by this build
 
 
 @dataclass
@@ -76,11 +85,24 @@ class _Tally:
     lake_rows: int = 0
 
 
-def build_lake_partition(s3: Any, bucket: str, dataset: Dataset, raw_prefix: str, lake_partition: str) -> LakeBuild:
-    """Rebuild `lake/<dataset>/<lake_partition>/` from every chunk under `raw_prefix`."""
-    chunks = sorted(
-        (ChunkKey.parse(key) for key in _list_keys(s3, bucket, raw_prefix + "/", suffix=SUFFIXES)), key=lambda c: c.key
-    )
+def build_lake_partition(
+    s3: Any,
+    bucket: str,
+    dataset: Dataset,
+    raw_prefix: str,
+    lake_partition: str,
+    retain_superseded: timedelta = timedelta(days=7),
+    now: datetime | None = None,
+) -> LakeBuild:
+    """Rebuild `lake/<dataset>/<lake_partition>/` from the chains under `raw_prefix` that make its state.
+
+    Those are the newest full chain (by its manifest) and the chains after it, of each shard;
+    older chains are superseded, and removed once `retain_superseded` has passed since the
+    chain that superseded them finished.
+    """
+    raw = _raw_chains(s3, bucket, raw_prefix)
+    removed = _remove_expired(s3, bucket, raw, (now or datetime.now(UTC)) - retain_superseded)
+    chunks = raw.current
     # One listing of the quarantine zone rather than a GET per chunk: most chunks have no twin.
     twins = set(_list_keys(s3, bucket, _quarantine_twin(raw_prefix) + "/", suffix=RECORDS_SUFFIX))
     if not chunks:
@@ -107,7 +129,7 @@ def build_lake_partition(s3: Any, bucket: str, dataset: Dataset, raw_prefix: str
                 tally.typed_rows += table.num_rows
         if tally.rejected:
             key = f"{dataset.quarantine_prefix(lake_partition)}/lake-rejects.jsonl.gz"
-            s3.upload_file(str(Path(scratch) / "rejects.jsonl.gz"), bucket, key)
+            s3.upload_file(str(Path(scratch) / "rejects.jsonl.gz"), bucket, key, Config=_UPLOAD)
         files = _write_parts(s3, bucket, dataset, lake_partition, Path(scratch), buckets, tally)
     return LakeBuild(
         raw_rows=tally.raw_rows,
@@ -117,7 +139,67 @@ def build_lake_partition(s3: Any, bucket: str, dataset: Dataset, raw_prefix: str
         lake_rows=tally.lake_rows,
         chunks=len(chunks),
         files=tuple(files),
+        superseded_chains=len(raw.superseded),
+        superseded_rows=sum(chain.rows for chain in raw.superseded.values()),
+        removed_chains=removed,
     )
+
+
+@dataclass
+class _Superseded:
+    """A superseded chain's objects, and when the full chain that replaced it finished."""
+
+    prefix: str
+    chain_id: str
+    rows: int
+    since: datetime
+
+
+@dataclass
+class _RawChains:
+    current: list[ChunkKey]  # the chunks to build from, in key (so delivery) order
+    superseded: dict[tuple[str, str], _Superseded]  # by (prefix, chain id)
+
+
+def _raw_chains(s3: Any, bucket: str, raw_prefix: str) -> _RawChains:
+    """The partition's chunks, split into the current ones and the superseded chains, per shard prefix."""
+    chunks: dict[tuple[str, str], list[ChunkKey]] = {}
+    manifests: dict[tuple[str, str], ChainManifest] = {}
+    for key in _list_keys(s3, bucket, raw_prefix + "/", suffix=(*SUFFIXES, "/" + MANIFEST_NAME)):
+        if key.endswith("/" + MANIFEST_NAME):
+            rest = key.removesuffix("/" + MANIFEST_NAME)
+            prefix, _, chain_id = rest.rpartition("/")
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            manifests[(prefix, chain_id)] = _guarded(bucket, key, lambda body=body: ChainManifest.from_json(body))
+        else:
+            chunk = ChunkKey.parse(key)
+            chunks.setdefault((chunk.prefix, chunk.chain_id), []).append(chunk)
+    current: list[ChunkKey] = []
+    superseded: dict[tuple[str, str], _Superseded] = {}
+    for prefix in sorted({prefix for prefix, _ in chunks}):
+        chain_ids = sorted(chain_id for p, chain_id in chunks if p == prefix)
+        full = [c for c in chain_ids if (m := manifests.get((prefix, c))) is not None and m.refresh == Refresh.FULL]
+        base = full[-1] if full else None
+        for chain_id in chain_ids:
+            if base is not None and chain_id < base:
+                since = datetime.fromisoformat(manifests[(prefix, base)].finished_at)
+                rows = sum(c.row_to - c.row_from for c in chunks[(prefix, chain_id)])
+                superseded[(prefix, chain_id)] = _Superseded(prefix, chain_id, rows, since)
+            else:
+                current += chunks[(prefix, chain_id)]
+    return _RawChains(sorted(current, key=lambda c: c.key), superseded)
+
+
+def _remove_expired(s3: Any, bucket: str, raw: _RawChains, superseded_before: datetime) -> int:
+    """Delete the superseded chains (raw chunks, quarantine twins, manifest) superseded before the cut-off."""
+    expired = [chain for chain in raw.superseded.values() if chain.since < superseded_before]
+    for chain in expired:
+        for prefix in (chain.prefix, _quarantine_twin(chain.prefix)):
+            keys = list(_list_keys(s3, bucket, chain_prefix(prefix, chain.chain_id) + "/", suffix=""))
+            for start in range(0, len(keys), 1000):
+                batch = [{"Key": key} for key in keys[start : start + 1000]]
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+    return len(expired)
 
 
 def lake_files(s3: Any, bucket: str, dataset: Dataset, lake_partition: str) -> list[str]:
@@ -148,7 +230,7 @@ def _write_parts(
         if writer is not None:
             writer.close()
             key = f"{prefix}/part-{len(keys):05d}.parquet"
-            s3.upload_file(str(scratch / "part.parquet"), bucket, key)
+            s3.upload_file(str(scratch / "part.parquet"), bucket, key, Config=_UPLOAD)
             keys.append(key)
         writer, part_rows = None, 0
 

@@ -18,6 +18,7 @@ from lambda_workers.exceptions import ChunkKeyError
 
 __all__ = [
     "BODY_SUFFIX",
+    "MANIFEST_NAME",
     "RECORDS_SUFFIX",
     "ROW_DIGITS",
     "SUFFIXES",
@@ -25,12 +26,14 @@ __all__ = [
     "chain_prefix",
     "chunk_listing",
     "chunks_from_row",
+    "manifest_key",
 ]
 
 ROW_DIGITS = 12
 RECORDS_SUFFIX = ".jsonl.gz"
 BODY_SUFFIX = ".json.gz"
 SUFFIXES = (RECORDS_SUFFIX, BODY_SUFFIX)
+MANIFEST_NAME = "chain.json"
 _NAME = re.compile(
     rf"chunk-(?P<row_from>[0-9]{{{ROW_DIGITS},}})-(?P<row_to>[0-9]{{{ROW_DIGITS},}})"
     rf"(?P<suffix>{'|'.join(re.escape(suffix) for suffix in SUFFIXES)})"
@@ -40,6 +43,11 @@ _NAME = re.compile(
 def chain_prefix(prefix: str, chain_id: str) -> str:
     """Where one chain's chunks live under the partition's prefix (a chain never mixes with another)."""
     return f"{prefix}/{chain_id}"
+
+
+def manifest_key(prefix: str, chain_id: str) -> str:
+    """A finished chain's manifest, beside its chunks: what its rows are (`ChainManifest`)."""
+    return f"{chain_prefix(prefix, chain_id)}/{MANIFEST_NAME}"
 
 
 def chunk_listing(prefix: str, chain_id: str) -> str:

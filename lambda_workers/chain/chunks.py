@@ -28,17 +28,28 @@ import zlib
 from collections import deque
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from lambda_workers.chain.chunk_keys import BODY_SUFFIX, RECORDS_SUFFIX, ChunkKey, chunk_listing, chunks_from_row
+from lambda_workers.chain.chunk_keys import (
+    BODY_SUFFIX,
+    RECORDS_SUFFIX,
+    ChunkKey,
+    chunk_listing,
+    chunks_from_row,
+    manifest_key,
+)
+from lambda_workers.chain.status import Refresh
 from lambda_workers.sources.base import Delivered, records_at
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from lambda_workers.chain.cursor_store import CursorRecord
+
 __all__ = [
     "RECORDS_METADATA",
+    "ChainManifest",
     "ChunkBody",
     "ChunkFormatError",
     "ChunkWriter",
@@ -49,6 +60,32 @@ __all__ = [
 RECORDS_METADATA = "records"  # S3 user metadata of a body chunk: the dotted path of its records list
 COMPRESS_LEVEL = 1
 MAX_PENDING_WRITES = 2  # pages compressed and stored behind the one being fetched: bounds a link's memory
+
+
+@dataclass(frozen=True)
+class ChainManifest:
+    """What a finished chain's rows are: written once it is done, read by the lake step.
+
+    The newest full chain under a partition holds its whole state, so the chains before it are
+    superseded: the lake step need not read them, and they can be removed after a retention.
+    """
+
+    chain_id: str
+    refresh: Refresh
+    rows: int
+    finished_at: str
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> ChainManifest:
+        """The manifest; `ChunkFormatError` if it is not one."""
+        try:
+            raw = json.loads(data)
+            return cls(str(raw["chain_id"]), Refresh(raw["refresh"]), int(raw["rows"]), str(raw["finished_at"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ChunkFormatError(f"not a chain manifest ({type(exc).__name__}: {exc})") from exc
 
 
 class ChunkFormatError(ValueError):
@@ -157,6 +194,13 @@ class ChunkWriter:
         self._client.put_object(
             Bucket=self.bucket, Key=key, Body=compressed, ContentEncoding="gzip", Metadata=dict(body.metadata)
         )
+
+    def write_manifest(self, prefix: str, record: CursorRecord) -> None:
+        """The finished chain's manifest, which tells the lake step whether older chains are superseded."""
+        if record.refresh is None:
+            return
+        manifest = ChainManifest(record.chain_id, record.refresh, record.rows, record.updated_at)
+        self._client.put_object(Bucket=self.bucket, Key=manifest_key(prefix, record.chain_id), Body=manifest.to_json())
 
     def discard_uncommitted(self, prefix: str, chain_id: str, committed_rows: int) -> list[str]:
         """Delete the chain's chunks that start at or past `committed_rows`: a killed attempt's leftovers.

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from lambda_workers.chain.status import RECORD_STATUSES, ChainMode, ChainStatus
+from lambda_workers.chain.status import RECORD_STATUSES, ChainMode, ChainStatus, Refresh
 from lambda_workers.events import ChainAddress
 from lambda_workers.exceptions import CursorRecordError
 
@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 RECORD_LIMIT_BYTES = 4096  # a standard parameter's value
-RECORD_VERSION = 3  # 3 adds restarts and previous_chain_id; a version-2 record reads with their defaults
+RECORD_VERSION = 4  # 4 adds refresh; a version-2 or -3 record reads with the defaults of what it lacks
 """The record schema this code writes.
 
 1 (a record without `version`): `mode`, `memory_mb` and `last_request_id` in an `extra` object.
@@ -86,6 +86,7 @@ class CursorRecord:
     last_request_id: str | None = None  # the last link's invocation, to find its log
     restarts: int = 0  # times the watchdog resumed the chain after a link died; bounded
     previous_chain_id: str | None = None  # a pending chain's predecessor, whose cursor an incremental start resumes
+    refresh: Refresh | None = None  # set when the chain starts; None in a record written before version 4
     version: int = field(default=RECORD_VERSION, init=False)  # always this code's: reading migrates older records
 
     def to_json(self) -> str:
@@ -133,6 +134,9 @@ class CursorRecord:
                     ) from None
         raw["status"] = ChainStatus(raw["status"])
         raw["mode"] = ChainMode(raw["mode"]) if raw.get("mode") is not None else None
+        if raw.get("refresh") is not None and raw["refresh"] not in tuple(Refresh):
+            raise CursorRecordError(parameter, f"has refresh {raw['refresh']!r}, not one of {', '.join(Refresh)}")
+        raw["refresh"] = Refresh(raw["refresh"]) if raw.get("refresh") is not None else None
         try:
             return cls(**raw)
         except TypeError as exc:

@@ -26,7 +26,7 @@ from lambda_workers.chain.chunks import ChunkBody, ChunkWriter
 from lambda_workers.chain.cursor_store import CursorRecord, CursorStore, parameter_name
 from lambda_workers.chain.fence import LEASE_MARGIN_SECONDS, Lease, LeaseLostError, LinkFence, LinkHeldError
 from lambda_workers.chain.link_result import LinkResult
-from lambda_workers.chain.status import ChainMode, ChainStatus, LinkOutcome
+from lambda_workers.chain.status import ChainMode, ChainStatus, LinkOutcome, Refresh
 from lambda_workers.chain.validation import page_problems
 from lambda_workers.events import LinkEvent
 from lambda_workers.exceptions import ChainBusyError, LinkBusyError, RetryLaterError
@@ -51,8 +51,12 @@ class Relay(Protocol):
 
 
 def new_chain_id(now: datetime) -> str:
-    """A chain id that sorts by start time, so readers can tell which of a partition's chains is newest."""
-    return f"{now:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
+    """A chain id that sorts by start time, so readers can tell which of a partition's chains is newest.
+
+    To the microsecond: two chains of one partition started within a second (a refresh right
+    after a run) still sort in the order they started.
+    """
+    return f"{now:%Y%m%dT%H%M%S.%f}Z-{uuid.uuid4().hex[:8]}"
 
 
 @dataclass
@@ -165,6 +169,10 @@ class ChainRunner:
             record.status = ChainStatus.HALTED
             record.last_error = "halted on request"
         self._commit_held(event, record, budget, holding)
+        if record.status == ChainStatus.DONE:
+            # After the commit: a chain dying in between lacks only its manifest, and a chain without
+            # one supersedes nothing, which costs the lake step reading more, never losing rows.
+            self._writer.write_manifest(event.prefix, record)
         self._fence.release(holding.lease, event.chain)
         if self._relay is not None and event.mode == ChainMode.RELAY and record.status == ChainStatus.RUNNING:
             self._relay.send(event.continuation(record.chain_id, record.link + 1))
@@ -208,14 +216,15 @@ class ChainRunner:
             # written chunks there, so not fresh.
             incremental = record.previous_chain_id is not None and not event.full_refresh
             record.cursor = source.resume_cursor(record.cursor) if incremental else source.initial_cursor()
+            record.refresh = Refresh.INCREMENTAL if incremental else Refresh.FULL
             record.status = ChainStatus.RUNNING
             return _Decision(record, False)
         if record is None or event.full_refresh:
-            return _Decision(self._new_chain(source.initial_cursor()), True)
+            return _Decision(self._new_chain(source.initial_cursor(), Refresh.FULL), True)
         if record.status == ChainStatus.DONE:
             if record.window_closed:
                 return _Decision(None, False, LinkOutcome.SKIPPED)
-            return _Decision(self._new_chain(source.resume_cursor(record.cursor)), True)
+            return _Decision(self._new_chain(source.resume_cursor(record.cursor), Refresh.INCREMENTAL), True)
         if record.status == ChainStatus.RUNNING:
             age = (self._now() - datetime.fromisoformat(record.updated_at)).total_seconds()
             busy_for = 2 * context.get_remaining_time_in_millis() / 1000
@@ -241,7 +250,7 @@ class ChainRunner:
         self._store.commit(event.deployment, event.chain, record)
         return _Decision(None, False, LinkOutcome.HALTED)
 
-    def _new_chain(self, cursor: dict[str, Any]) -> CursorRecord:
+    def _new_chain(self, cursor: dict[str, Any], refresh: Refresh) -> CursorRecord:
         now = self._now()
         return CursorRecord(
             chain_id=new_chain_id(now),
@@ -249,6 +258,7 @@ class ChainRunner:
             cursor=cursor,
             started_at=now.isoformat(),
             updated_at=now.isoformat(),
+            refresh=refresh,
         )
 
     def _work(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["RECORD_STATUSES", "ChainMode", "ChainStatus", "LinkOutcome"]
+__all__ = ["RECORD_STATUSES", "ChainMode", "ChainStatus", "LinkOutcome", "Refresh"]
 
 
 class ChainStatus(StrEnum):
@@ -65,3 +65,12 @@ class ChainMode(StrEnum):
     """The caller (a Dagster run) invokes link after link and sees each result."""
     RELAY = "relay"
     """Each link invokes the next; the relay sensor follows the cursor records."""
+
+
+class Refresh(StrEnum):
+    """What a chain's rows are: the partition's whole state, or what came after its predecessor."""
+
+    FULL = "full"
+    """From the source's start: the chains before it under the partition are superseded."""
+    INCREMENTAL = "incremental"
+    """Past the previous chain's high-water mark: it adds to the chains before it."""

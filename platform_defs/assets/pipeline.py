@@ -7,7 +7,7 @@ Dagster resolves the config and resource annotations of the asset functions at d
 
 import io
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import dagster as dg
@@ -167,7 +167,8 @@ def _lake_asset(dataset: Dataset) -> dg.AssetsDefinition:
             raw_prefix, lake_partition = dataset.raw_prefix(partition), partition
         else:
             raw_prefix, lake_partition = _latest_raw_prefix(client, lake.bucket, dataset), "all"
-        build = build_lake_partition(client, lake.bucket, dataset, raw_prefix, lake_partition)
+        retention = timedelta(days=lake.superseded_raw_days)
+        build = build_lake_partition(client, lake.bucket, dataset, raw_prefix, lake_partition, retention)
         accounted = build.lake_rows + build.quarantined + build.rejected + build.duplicates
         return dg.MaterializeResult(
             metadata={
@@ -176,6 +177,10 @@ def _lake_asset(dataset: Dataset) -> dg.AssetsDefinition:
                 "quarantined": build.quarantined,
                 "rejected": build.rejected,
                 "duplicates": build.duplicates,
+                "chunks": build.chunks,
+                "superseded_chains": build.superseded_chains,
+                "superseded_rows_not_read": build.superseded_rows,
+                "superseded_chains_removed": build.removed_chains,
                 "files": dg.MetadataValue.json(list(build.files)),
                 "dagster/row_count": build.lake_rows,
             },

@@ -19,6 +19,12 @@ class Lake(ConfigurableResource):
 
     bucket: str
     s3: S3Resource
+    superseded_raw_days: float = 7.0
+    """How long a chain's raw data is kept once a newer full chain of its partition replaced it.
+
+    Superseded chains are not read by the lake step; within this time they can still be looked
+    at (or restored to by rebuilding without the newer chain), after it the lake step removes them.
+    """
 
     def client(self) -> S3Client:
         return self.s3.get_client()

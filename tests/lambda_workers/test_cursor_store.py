@@ -15,7 +15,7 @@ from lambda_workers.chain.cursor_store import (
     SsmCursorStore,
     parameter_name,
 )
-from lambda_workers.chain.status import ChainMode, ChainStatus
+from lambda_workers.chain.status import ChainMode, ChainStatus, Refresh
 from lambda_workers.events import ChainAddress
 from lambda_workers.exceptions import CursorRecordError
 
@@ -60,6 +60,10 @@ def test_halt_flag_is_separate_from_the_record(ssm: Any, deployment: str) -> Non
         ('{"chain_id": "c", "status": "absent", "cursor": {}}', "has status 'absent'"),
         ('{"chain_id": "c", "status": "running", "cursor": {}, "mode": "fast", "version": 2}', "has mode 'fast'"),
         ('{"chain_id": "c", "status": "running", "cursor": {}, "version": "2"}', "has version '2'"),
+        (
+            '{"chain_id": "c", "status": "running", "cursor": {}, "refresh": "partial", "version": 4}',
+            "has refresh 'partial'",
+        ),
         ('{"chain_id": "c", "status": "running", "cursor": {}, "version": 2, "extra": {}}', "unknown fields ['extra']"),
         ('{"chain_id": "c", "status": "running", "cursor": {}, "extra": {"colour": 1}}', "unknown extra fields"),
         ('{"chain_id": "c", "status": "running", "cursor": {}, "extra": []}', "extra that is not a JSON object"),
@@ -124,7 +128,7 @@ def test_a_record_of_a_newer_version_is_refused_naming_the_parameter_and_version
 def test_a_record_with_every_field_set_stays_under_the_limit() -> None:
     """A long-running chain's record: big counters, a long cursor and error, every optional field set."""
     record = CursorRecord(
-        chain_id="20250101T000000Z-0123abcd",
+        chain_id="20250101T000000.000000Z-0123abcd",
         status=ChainStatus.FAILED,
         cursor={"next_token": "t" * 512, "offset": 10**12},
         link=10**6,
@@ -139,9 +143,12 @@ def test_a_record_with_every_field_set_stays_under_the_limit() -> None:
         billed_ms=10**12,
         page_ms=899_999.9,
         commit_ms=899_999.9,
-        prefix="raw/vendor/intraday_prices/2025-01-01/s01-of-04/20250101T000000Z-0123abcd",
+        prefix="raw/vendor/intraday_prices/2025-01-01/s01-of-04/20250101T000000.000000Z-0123abcd",
         mode=ChainMode.RELAY,
         memory_mb=10_240,
         last_request_id="0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+        restarts=5,
+        previous_chain_id="20241231T000000.000000Z-0123abcd",
+        refresh=Refresh.INCREMENTAL,
     )
     assert len(record.to_json().encode()) < RECORD_LIMIT_BYTES

@@ -26,6 +26,7 @@ from lambda_workers.exceptions import ChainBusyError
 from lambda_workers.handler import lambda_handler
 from lambda_workers.sources import SourceContext, build_source
 from tests.lambda_workers.conftest import DeadlineContext, PagesContext
+from tests.raw_zone import raw_records
 
 FIELDS = ["action_id", "symbol", "ex_date", "action_type", "ratio"]
 
@@ -62,12 +63,7 @@ def event(deployment: str, bucket: str, **overrides: Any) -> dict[str, Any]:
 
 
 def raw_ids(s3: Any, bucket: str, prefix: str = "raw/") -> list[str]:
-    ids = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            body = gzip.decompress(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
-            ids.extend(json.loads(line)["action_id"] for line in body.splitlines())
-    return ids
+    return [record["action_id"] for record in raw_records(s3, bucket, prefix)]
 
 
 def follow(first: dict[str, Any], chain_id: str, link: int) -> dict[str, Any]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -12,12 +14,15 @@ import pytest
 
 from lambda_workers.chain.chunk_keys import ChunkKey
 from lambda_workers.chain.chunks import ChunkBody, ChunkWriter
+from lambda_workers.chain.status import ChainStatus
 from lambda_workers.sources.base import Delivered
 from platform_defs import lake as lake_module
+from platform_defs.dataset_spec import Dataset
 from platform_defs.datasets import DATASETS
-from platform_defs.lake import build_lake_partition, lake_files
+from platform_defs.lake import LakeBuild, build_lake_partition, lake_files
 from platform_defs.lake_types import typed_batch
 from platform_defs.raw_chunks import read_chunk
+from tests.lambda_workers.test_runner import drive, drop_files, event
 
 PRICES = DATASETS["prices"]
 DAY = "2024-03-04"
@@ -40,11 +45,16 @@ def write_body(s3: Any, bucket: str, chain: str, row_from: int, body: Any, path:
     return len(records)
 
 
-def lake_rows(s3: Any, bucket: str) -> list[dict[str, Any]]:
+def lake_table(s3: Any, bucket: str, dataset: Dataset = PRICES, partition: str = DAY) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for key in lake_files(s3, bucket, PRICES, DAY):
+    for key in lake_files(s3, bucket, dataset, partition):
         rows += pq.read_table(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read())).to_pylist()
-    return sorted(rows, key=lambda r: r["symbol"])
+    return rows
+
+
+def objects(s3: Any, bucket: str, prefix: str) -> list[str]:
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
 
 
 @pytest.mark.parametrize(
@@ -56,7 +66,13 @@ def lake_rows(s3: Any, bucket: str) -> list[dict[str, Any]]:
         ([price("A", volume=2.0), price("B", volume=2.5)], ["A"], ["'volume' is not a valid integer"]),
         ([price("A", nested={"x": [1]}), price("", close=1)], ["A"], ["'symbol' is missing"]),
     ],
-    ids=["clean", "a null", "a number as text, and text", "a whole float for an integer", "extra fields, a missing key"],
+    ids=[
+        "clean",
+        "a null",
+        "a number as text, and text",
+        "a whole float for an integer",
+        "extra fields, a missing key",
+    ],
 )
 def test_a_vendor_body_types_as_its_records_would(
     records: list[dict[str, Any]], kept: list[str], reasons: list[str]
@@ -92,7 +108,7 @@ def test_duplicates_across_chains_and_buckets_keep_the_newest_delivery(
     )
     build = build_lake_partition(s3, bucket, PRICES, PRICES.raw_prefix(DAY), DAY)
     assert (build.raw_rows, build.lake_rows, build.duplicates) == (raw, 40, 20) == (60, 40, 20)
-    closes = {row["symbol"]: row["close"] for row in lake_rows(s3, bucket)}
+    closes = {row["symbol"]: row["close"] for row in lake_table(s3, bucket)}
     assert closes == {s: 2.0 if 10 <= n < 30 else 1.0 for n, s in enumerate(symbols)}
 
 
@@ -106,3 +122,38 @@ def test_an_unreadable_body_names_its_object_and_writes_nothing(lake: tuple[Any,
     with pytest.raises(lake_module.LakeInputError, match=rf"s3://{bucket}/{key}: the body is not JSON"):
         build_lake_partition(s3, bucket, PRICES, PRICES.raw_prefix(DAY), DAY)
     assert lake_files(s3, bucket, PRICES, DAY) == []
+
+
+def test_the_lake_reads_only_the_newest_full_chain_and_those_after_it(lake: tuple[Any, str]) -> None:
+    """Three full refreshes and an incremental run: the lake reads the last full chain and the increment."""
+    s3, bucket = lake
+    dataset = DATASETS["corporate_actions"]
+    deployment = f"t{uuid.uuid4().hex[:8]}"
+    zones = {"sink": {"bucket": bucket, "prefix": dataset.raw_prefix("all")}}
+    zones["quarantine_prefix"] = dataset.quarantine_prefix("all")  # type: ignore[assignment]
+    first = drop_files(s3, bucket, 0, 4)
+    chains = [drive(event(deployment, bucket, **zones), pages=1000)[-1]]
+    chains += [drive(event(deployment, bucket, full_refresh=True, **zones), pages=1000)[-1] for _ in range(2)]
+    later = drop_files(s3, bucket, 4, 2)
+    chains.append(drive(event(deployment, bucket, **zones), pages=1000)[-1])
+    assert [c.rows for c in chains] == [20, 20, 20, 10] and all(c.status == ChainStatus.DONE for c in chains)
+
+    build = build_lake_partition(s3, bucket, dataset, dataset.raw_prefix("all"), "all")
+    assert (build.raw_rows, build.lake_rows, build.duplicates) == (30, 30, 0), "not the 70 rows ever extracted"
+    assert (build.superseded_chains, build.superseded_rows, build.removed_chains) == (2, 40, 0)
+    assert {r["action_id"] for r in lake_table(s3, bucket, dataset, "all")} == first | later
+
+    finished = datetime.fromisoformat(chains[2].updated_at or "")
+
+    def rebuild(days_later: float) -> LakeBuild:
+        at = finished + timedelta(days=days_later)
+        return build_lake_partition(s3, bucket, dataset, dataset.raw_prefix("all"), "all", timedelta(days=7), at)
+
+    assert rebuild(6).removed_chains == 0, "within the retention"
+    expired = rebuild(8)
+    assert (expired.removed_chains, expired.raw_rows, expired.lake_rows) == (2, 30, 30)
+    for zone in (dataset.raw_prefix("all"), dataset.quarantine_prefix("all")):
+        remaining = {key.removeprefix(zone + "/").split("/")[0] for key in objects(s3, bucket, zone + "/")}
+        assert remaining <= {chains[2].chain_id, chains[3].chain_id}, f"the superseded chains are gone from {zone}"
+    after = rebuild(9)
+    assert (after.superseded_chains, after.raw_rows, after.lake_rows) == (0, 30, 30)
