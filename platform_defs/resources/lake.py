@@ -8,6 +8,8 @@ from botocore.exceptions import ClientError
 from dagster import ConfigurableResource, InitResourceContext
 from dagster_aws.s3 import S3Resource
 
+from platform_defs.chain_clients import shared_client
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
@@ -27,7 +29,8 @@ class Lake(ConfigurableResource):
     """
 
     def client(self) -> S3Client:
-        return self.s3.get_client()
+        """The S3 client of this resource's configuration, one per process (`shared_client`)."""
+        return shared_client(("s3-resource", self.s3.model_dump_json()), self.s3.get_client)
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key.lstrip('/')}"
