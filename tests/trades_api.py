@@ -1,8 +1,8 @@
 """A second vendor for tests: a trades API on a loopback port, with its own auth, pagination and faults.
 
 It is not Baton's vendor: token auth in a header of its own choosing (or bearer, basic, or a
-query parameter), pages linked by a `Link` header or by a `next` URL in the body, epoch-second
-timestamps, and deterministic 500s and 429s, so a declaration, not code, has to fit it.
+query parameter), pages linked by a `Link` header, by a `next` URL in the body or by offsets,
+epoch-second timestamps, and deterministic 500s and 429s, so a declaration, not code, has to fit it.
 """
 
 from __future__ import annotations
@@ -95,7 +95,11 @@ class TradesApi:
                     return self._send(429, {"error": "slow down"}, {"Retry-After": "0"})
                 day = query.get("day", ["2025-06-02"])[0]
                 limit = int(query.get("limit", ["100"])[0])
-                after = int(query.get("after", ["0"])[0])
+                after = int(query.get("offset" if api.style == "offset" else "after", ["0"])[0])
+                if api.style == "offset":
+                    return self._send(
+                        200, {"data": trades_of(day, api.trades)[after : after + limit], "total": api.trades}
+                    )
                 rows = trades_of(day, api.trades)[after : after + limit]
                 following = after + len(rows)
                 next_query = {k: v[0] for k, v in query.items() if k != "api_key"} | {"after": str(following)}

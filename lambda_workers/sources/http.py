@@ -5,6 +5,13 @@ connections and truncated bodies are retried with exponential backoff and jitter
 would not fit in the link's remaining time becomes `RetryLaterError`, and the next link retries.
 A rate limit spaces requests out. Header values are never logged, and secret query parameters
 never appear in a URL the client reports: either may be the API key.
+
+`prefetch` asks for a page the caller expects to want next, on a connection of its own, while
+the caller works on the page it has: the vendor prepares one page while the worker parses the
+last. It is only a head start. A prefetched answer is used when the very same request comes and
+it succeeded; anything else (a failure, an error status, another request) is dropped and the
+request made as usual, with its retries. Without a rate limit only: with one, every request
+goes through the pacing.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import json
 import logging
 import random
 import socket
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -100,10 +108,25 @@ class HttpClient:
         self._interval = 1.0 / requests_per_second if requests_per_second else 0.0
         self._last_request = 0.0
         self._conn: http.client.HTTPConnection | None = None
+        self._ahead_conn: http.client.HTTPConnection | None = None
+        self._ahead: _Prefetch | None = None
 
     def get(self, path: str, params: Mapping[str, object] | None = None) -> HttpResponse:
         """GET `path` (relative to the base URL, or absolute on the same host), retrying transient failures."""
+        url, request_path = self._target(path, params)
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            answer = ahead.wait()
+            if ahead.request_path == request_path and answer is not None and answer[0] < 300:
+                return HttpResponse(urljoin(url, request_path), answer[0], answer[1], answer[2])
         return self.request("GET", path, params)
+
+    def prefetch(self, path: str, params: Mapping[str, object] | None = None) -> None:
+        """Start the GET that `get(path, params)` would make, for the next `get` to take (see the module)."""
+        if self._interval or self._ahead is not None:
+            return
+        _, request_path = self._target(path, params)
+        self._ahead = _Prefetch(request_path, self._fetch_ahead)
 
     def post_json(self, path: str, payload: object) -> HttpResponse:
         return self.request("POST", path, None, json.dumps(payload).encode())
@@ -111,12 +134,8 @@ class HttpClient:
     def request(
         self, method: str, path: str, params: Mapping[str, object] | None = None, body: bytes | None = None
     ) -> HttpResponse:
-        url = urljoin(self.base_url, path)
+        url, request_path = self._target(path, params)
         target = urlsplit(url)
-        if target.netloc != self._netloc:
-            raise SourceError(f"URL {url!r} leaves the source's host {self._netloc!r}")
-        query = "&".join(q for q in (target.query, urlencode(params or {}, doseq=True)) if q)
-        request_path = (target.path or "/") + (f"?{query}" if query else "")
         last_problem = ""
         for attempt in range(1, self._max_attempts + 1):
             try:
@@ -146,6 +165,25 @@ class HttpClient:
             time.sleep(wait)
         raise SourceError(f"{method} {target.path} failed {self._max_attempts} times; last: {last_problem}")
 
+    def _target(self, path: str, params: Mapping[str, object] | None) -> tuple[str, str]:
+        """The URL of `path`, and the path with its query as sent; `SourceError` if it leaves the host."""
+        url = urljoin(self.base_url, path)
+        target = urlsplit(url)
+        if target.netloc != self._netloc:
+            raise SourceError(f"URL {url!r} leaves the source's host {self._netloc!r}")
+        query = "&".join(q for q in (target.query, urlencode(params or {}, doseq=True)) if q)
+        return url, (target.path or "/") + (f"?{query}" if query else "")
+
+    def _fetch_ahead(self, request_path: str) -> tuple[int, dict[str, str], bytes]:
+        """One attempt on the prefetch connection; its failure only means the request is made again."""
+        try:
+            return self._request("GET", request_path, None, ahead=True)
+        except BaseException:
+            if self._ahead_conn is not None:
+                self._ahead_conn.close()
+                self._ahead_conn = None
+            raise
+
     def _pace(self) -> None:
         """Wait until the rate limit allows the next request (a no-op without one)."""
         wait = self._last_request + self._interval - time.monotonic()
@@ -153,19 +191,30 @@ class HttpClient:
             time.sleep(wait)
         self._last_request = time.monotonic()
 
-    def _request(self, method: str, request_path: str, body: bytes | None) -> tuple[int, dict[str, str], bytes]:
+    def _request(
+        self, method: str, request_path: str, body: bytes | None, ahead: bool = False
+    ) -> tuple[int, dict[str, str], bytes]:
         if self._secret_query:
             request_path += ("&" if "?" in request_path else "?") + self._secret_query
-        if self._conn is None:
+        conn = self._ahead_conn if ahead else self._conn
+        if conn is None:
             connection_class = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
-            self._conn = connection_class(self._netloc, timeout=self._timeout)
+            conn = connection_class(self._netloc, timeout=self._timeout)
+            if ahead:
+                self._ahead_conn = conn
+            else:
+                self._conn = conn
         headers = self._headers if body is None else {**self._headers, "Content-Type": "application/json"}
-        self._conn.request(method, request_path, body=body, headers=headers)
-        response = self._conn.getresponse()
+        conn.request(method, request_path, body=body, headers=headers)
+        response = conn.getresponse()
         body = response.read()  # raises IncompleteRead on a truncated body
         headers = {k.lower(): v for k, v in response.getheaders()}
         if response.will_close:
-            self._close()
+            conn.close()
+            if ahead:
+                self._ahead_conn = None
+            else:
+                self._conn = None
         return response.status, headers, body
 
     def _close(self) -> None:
@@ -188,3 +237,25 @@ class HttpClient:
         except (TypeError, ValueError):
             return 0.0
         return max(0.0, when.timestamp() - time.time())
+
+
+class _Prefetch:
+    """One request made on a thread of its own; `wait` gives its answer, or None if it failed."""
+
+    def __init__(self, request_path: str, fetch: Callable[[str], tuple[int, dict[str, str], bytes]]):
+        self.request_path = request_path
+        self._fetch = fetch
+        self._answer: tuple[int, dict[str, str], bytes] | None = None
+        # A daemon: a link that ends with a prefetch in flight does not wait for it.
+        self._thread = threading.Thread(target=self._run, name="http-prefetch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._answer = self._fetch(self.request_path)
+        except Exception as exc:  # any failure: the request is made again, with its retries
+            logger.debug("prefetch of %s failed: %s", self.request_path.split("?")[0], exc)
+
+    def wait(self) -> tuple[int, dict[str, str], bytes] | None:
+        self._thread.join()
+        return self._answer

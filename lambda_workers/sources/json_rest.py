@@ -92,6 +92,7 @@ class JsonRestSource(Source):
         else:
             params.update(self._page_params(cursor))
             response = self._client.get(self._path, params)
+            self._prefetch_next(cursor, params)
         body = response.json()
         records = self._extract(body, response)
         next_cursor, exhausted, total = self._advance(cursor, body, records, response)
@@ -105,6 +106,18 @@ class JsonRestSource(Source):
         window_closed = self._window.closed(exhausted, response)
         delivered = Delivered(response.body, self._records)
         return Page(records, next_cursor, exhausted, window_closed, total, delivered=delivered)
+
+    def _prefetch_next(self, cursor: Mapping[str, Any], params: Mapping[str, Any]) -> None:
+        """Ask for the page after this one before parsing this one, where its position is known already.
+
+        With offsets and page numbers it is (a full page moves the offset by the limit; a short
+        one ends the chain, and the prefetched page goes unused). Tokens and next URLs are only
+        known from the body.
+        """
+        if self._style == "offset":
+            self._client.prefetch(self._path, {**params, self._offset_param: cursor["offset"] + self._limit})
+        elif self._style == "page":
+            self._client.prefetch(self._path, {**params, self._page_param: cursor["page"] + 1})
 
     def _page_params(self, cursor: Mapping[str, Any]) -> dict[str, Any]:
         params: dict[str, Any] = {self._limit_param: self._limit}

@@ -90,3 +90,21 @@ def test_a_rate_limit_spaces_the_requests_out(secret: tuple[str, str], bucket: s
     times = [at for at, _ in api.requests]
     assert len(times) == 5, "300 trades in pages of 70"
     assert times[-1] - times[0] >= 0.6, "at most 5 requests a second"
+
+
+@pytest.mark.parametrize("faults", [False, True], ids=["clean", "a 500 or 429 now and then"])
+def test_offset_pages_are_asked_for_while_the_last_is_parsed_and_each_is_used_once(
+    faults: bool, secret: tuple[str, str], bucket: str, deployment: str, s3: Any
+) -> None:
+    """Each page's request goes out before the page before it is parsed; a failed head start is made again."""
+    parameter, token = secret
+    auth = {**AUTHS["header"], "secret_parameter": parameter}
+    with running_trades_api(token, trades=500, style="offset", faults=faults) as api:
+        results = run_chain(source(api.url, auth, "offset", records="data"), bucket, deployment)
+    assert results[-1].status == ChainStatus.DONE, results[-1].last_error
+    assert sorted(raw_records(s3, bucket), key=lambda r: r["trade_id"]) == trades_of(DAY, 500)
+    offsets = [int(path.split("offset=")[1].split("&")[0]) for _, path in api.requests]
+    pages = list(range(0, 500, 70))
+    assert set(offsets) == {*pages, 490 + 70}, "every page, and one head start past the last"
+    if not faults:
+        assert sorted(offsets) == [*pages, 560], "each prefetched page was used, none asked for twice"
