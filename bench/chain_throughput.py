@@ -16,20 +16,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 import time
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import boto3
+from bench_stack import temporary_stack
 
 from lambda_workers.handler import lambda_handler
-from local_stack.services import SERVICES
-from local_stack.stack import VENDOR_SECRET_PARAMETER, LocalStack
+from local_stack.stack import VENDOR_SECRET_PARAMETER
 from platform_defs.chain_clients import lambda_client
 from platform_defs.datasets import DATASETS, VendorEndpoint
 from platform_defs.deploy import deploy_chain_function
@@ -129,39 +126,30 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=10_000_000)
     parser.add_argument("--page", type=int, default=5_000, help="rows per vendor page (small against a 5 s link)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as home:
-        stack = LocalStack(Path(home), ports={spec.name: 0 for spec in SERVICES})
-        try:
-            stack.up()
-            os.environ.update(stack.environment())
-            vendor = stack.environment()["BATON_VENDOR_MARKETS_BASE_URL"]
-            config = json.dumps({"instruments": INSTRUMENTS}).encode()
-            request = urllib.request.Request(vendor + "/admin/config", data=config, method="POST")
-            urllib.request.urlopen(request, timeout=60).read()
-            bucket = "bench-lake"
-            boto3.client("s3").create_bucket(Bucket=bucket)
-            baseline = in_process(vendor, bucket, args.rows, args.page)
-            runs = [
-                baseline,
-                chain(vendor, bucket, args.rows, args.page, 5),
-                chain(vendor, bucket, args.rows, args.page, 60),
-            ]
-            print(f"\nthroughput, {args.rows:,} price rows, {args.page:,}-row pages")
-            print(f"{'run':<34}{'rows':>12}{'seconds':>10}{'links':>7}{'rows/s':>12}{'ratio':>8}")
-            for run in runs:
-                ratio = run.rows_per_second / baseline.rows_per_second
-                print(
-                    f"{run.label:<34}{run.rows:>12,}{run.seconds:>10.1f}{run.links:>7}"
-                    f"{run.rows_per_second:>12,.0f}{ratio:>8.3f}"
-                )
-            small = chain(vendor, bucket, args.small, args.page, 60)
-            large = chain(vendor, bucket, args.large, args.page, 60)
+    with temporary_stack(INSTRUMENTS):
+        vendor = os.environ["BATON_VENDOR_MARKETS_BASE_URL"]
+        bucket = "bench-lake"
+        boto3.client("s3").create_bucket(Bucket=bucket)
+        baseline = in_process(vendor, bucket, args.rows, args.page)
+        runs = [
+            baseline,
+            chain(vendor, bucket, args.rows, args.page, 5),
+            chain(vendor, bucket, args.rows, args.page, 60),
+        ]
+        print(f"\nthroughput, {args.rows:,} price rows, {args.page:,}-row pages")
+        print(f"{'run':<34}{'rows':>12}{'seconds':>10}{'links':>7}{'rows/s':>12}{'ratio':>8}")
+        for run in runs:
+            ratio = run.rows_per_second / baseline.rows_per_second
             print(
-                f"\npeak RSS of a link (60 s links): {args.small:,} rows {small.peak_rss_mb:.1f} MB, "
-                f"{args.large:,} rows {large.peak_rss_mb:.1f} MB, ratio {large.peak_rss_mb / small.peak_rss_mb:.3f}"
+                f"{run.label:<34}{run.rows:>12,}{run.seconds:>10.1f}{run.links:>7}"
+                f"{run.rows_per_second:>12,.0f}{ratio:>8.3f}"
             )
-        finally:
-            stack.down()
+        small = chain(vendor, bucket, args.small, args.page, 60)
+        large = chain(vendor, bucket, args.large, args.page, 60)
+        print(
+            f"\npeak RSS of a link (60 s links): {args.small:,} rows {small.peak_rss_mb:.1f} MB, "
+            f"{args.large:,} rows {large.peak_rss_mb:.1f} MB, ratio {large.peak_rss_mb / small.peak_rss_mb:.3f}"
+        )
 
 
 if __name__ == "__main__":

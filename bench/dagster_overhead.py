@@ -18,11 +18,8 @@ import argparse
 import cProfile
 import io
 import json
-import os
 import pstats
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 COUNTED = {
@@ -56,17 +53,10 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=5)
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
-    from local_stack.services import SERVICES
-    from local_stack.stack import LocalStack
+    from bench_stack import temporary_stack
 
-    with tempfile.TemporaryDirectory() as home:
-        stack = LocalStack(Path(home), ports={spec.name: 0 for spec in SERVICES})
-        try:
-            stack.up()
-            os.environ.update(stack.environment())
-            summary = profile(args.partitions, args.top)
-        finally:
-            stack.down()
+    with temporary_stack():
+        summary = profile(args.partitions, args.top)
     print(json.dumps(summary))
 
 

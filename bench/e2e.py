@@ -27,14 +27,13 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
 
 import boto3
+from bench_stack import temporary_stack
 from chain_throughput import INSTRUMENTS, BenchContext, chain, date_range_for, event
 
 BENCH = Path(__file__).resolve().parent
@@ -210,25 +209,13 @@ def main() -> None:
     if args.phase:
         print(json.dumps(PHASES[args.phase](json.loads(args.spec))))
         return
-    from local_stack.services import SERVICES
-    from local_stack.stack import LocalStack
-
     python = dlt_python()
-    with tempfile.TemporaryDirectory() as home:
-        stack = LocalStack(Path(home), ports={spec.name: 0 for spec in SERVICES})
-        try:
-            stack.up()
-            os.environ.update(stack.environment())
-            vendor = os.environ["BATON_VENDOR_MARKETS_BASE_URL"]
-            config = json.dumps({"instruments": INSTRUMENTS}).encode()
-            request = urllib.request.Request(vendor + "/admin/config", data=config, method="POST")
-            urllib.request.urlopen(request, timeout=60).read()
-            boto3.client("s3").create_bucket(Bucket=BUCKET)
-            endpoint = os.environ["AWS_ENDPOINT_URL"]
-            key = stack.vendor_api_key()
-            results = [measure(size, args.page, vendor, key, endpoint, python) for size in args.sizes]
-        finally:
-            stack.down()
+    with temporary_stack(INSTRUMENTS) as stack:
+        vendor = os.environ["BATON_VENDOR_MARKETS_BASE_URL"]
+        boto3.client("s3").create_bucket(Bucket=BUCKET)
+        endpoint = os.environ["AWS_ENDPOINT_URL"]
+        key = stack.vendor_api_key()
+        results = [measure(size, args.page, vendor, key, endpoint, python) for size in args.sizes]
     print_table(results)
     largest, smallest = results[-1], results[0]
     summary = {
