@@ -4,7 +4,7 @@ On a local stack of its own: the instruments lineage once (prices shard by it), 
 lineage (raw -> lake -> warehouse) for `--partitions` weekdays of 3,000 rows each, in process as
 the demo runs them, under cProfile. For each run it prints the wall time, each step's time from
 Dagster's event log and the chain's own duration (the raw asset's metadata); then the calls that
-the runs repeat: boto3 clients created, S3 listings, Snowflake connections, definitions loaded.
+the runs repeat: boto3 clients created, AWS API calls, Snowflake connections, definitions loaded.
 
     .venv/bin/python bench/dagster_overhead.py [--partitions 5] [--top 25]
 
@@ -24,7 +24,7 @@ from typing import Any
 
 COUNTED = {
     "boto3 clients created": ("botocore/session.py", "create_client"),
-    "S3 listings": ("botocore/client.py", "_make_api_call"),
+    "AWS API calls": ("botocore/client.py", "_make_api_call"),
     "Snowflake connections": ("snowflake/connector/connection.py", "connect"),
     "definitions loaded": ("dagster/_core/definitions/definitions_class.py", "__init__"),
 }

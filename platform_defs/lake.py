@@ -33,7 +33,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from boto3.s3.transfer import TransferConfig
 
-from lambda_workers.chain.chunk_keys import MANIFEST_NAME, RECORDS_SUFFIX, SUFFIXES, ChunkKey, chain_prefix
+from lambda_workers.chain.chunk_keys import (
+    MANIFEST_NAME,
+    RECORDS_SUFFIX,
+    SUFFIXES,
+    ChunkKey,
+    chain_prefix,
+    manifest_chain,
+)
 from lambda_workers.chain.chunks import ChainManifest, ChunkFormatError, chunk_records
 from lambda_workers.chain.status import Refresh
 from platform_defs.datasets import Dataset
@@ -166,11 +173,9 @@ def _raw_chains(s3: Any, bucket: str, raw_prefix: str) -> _RawChains:
     chunks: dict[tuple[str, str], list[ChunkKey]] = {}
     manifests: dict[tuple[str, str], ChainManifest] = {}
     for key in _list_keys(s3, bucket, raw_prefix + "/", suffix=(*SUFFIXES, "/" + MANIFEST_NAME)):
-        if key.endswith("/" + MANIFEST_NAME):
-            rest = key.removesuffix("/" + MANIFEST_NAME)
-            prefix, _, chain_id = rest.rpartition("/")
+        if (chain := manifest_chain(key)) is not None:
             body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-            manifests[(prefix, chain_id)] = _guarded(bucket, key, lambda body=body: ChainManifest.from_json(body))
+            manifests[chain] = _guarded(bucket, key, lambda body=body: ChainManifest.from_json(body))
         else:
             chunk = ChunkKey.parse(key)
             chunks.setdefault((chunk.prefix, chunk.chain_id), []).append(chunk)

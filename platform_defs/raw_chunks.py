@@ -11,9 +11,7 @@ same rows for the same reasons.
 
 from __future__ import annotations
 
-import gzip
 import io
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from lambda_workers.chain.chunk_keys import BODY_SUFFIX
-from lambda_workers.chain.chunks import RECORDS_METADATA, ChunkFormatError, chunk_records
+from lambda_workers.chain.chunks import RECORDS_METADATA, chunk_records, decompressed
 from platform_defs.lake_types import ColumnSpec, TypedBatch, typed_batch, typed_table
 
 __all__ = ["ChunkRows", "read_chunk"]
@@ -52,7 +50,7 @@ def read_chunk(
 ) -> ChunkRows:
     """The chunk's rows; `quarantined` are the indexes (in the chunk) the worker set aside, left out here.
 
-    Raises `ChunkFormatError` for a chunk that cannot be read at all.
+    Raises `lambda_workers.chain.chunks.ChunkFormatError` for a chunk that cannot be read at all.
     """
     if key.endswith(BODY_SUFFIX) and RECORDS_METADATA in metadata:
         table = _arrow_records(compressed, metadata[RECORDS_METADATA], columns)
@@ -71,10 +69,7 @@ def _arrow_records(compressed: bytes, path: str, columns: Sequence[ColumnSpec]) 
     """The body's records as a table of the declared columns, or None where the reader cannot take it."""
     if not path:
         return None  # a body that is the list itself: the reader takes objects only
-    try:
-        body = gzip.decompress(compressed)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise ChunkFormatError(f"corrupt gzip ({str(exc) or type(exc).__name__})") from exc
+    body = decompressed(compressed)
     parts = path.split(".")
     nested: pa.DataType = pa.list_(pa.struct([(c.name, _JSON_TYPES[c.type]) for c in columns]))
     for part in reversed(parts[1:]):

@@ -26,6 +26,7 @@ __all__ = [
     "chain_prefix",
     "chunk_listing",
     "chunks_from_row",
+    "manifest_chain",
     "manifest_key",
 ]
 
@@ -48,6 +49,13 @@ def chain_prefix(prefix: str, chain_id: str) -> str:
 def manifest_key(prefix: str, chain_id: str) -> str:
     """A finished chain's manifest, beside its chunks: what its rows are (`ChainManifest`)."""
     return f"{chain_prefix(prefix, chain_id)}/{MANIFEST_NAME}"
+
+
+def manifest_chain(key: str) -> tuple[str, str] | None:
+    """The (prefix, chain id) whose manifest `key` is, or None if it is not a manifest's key."""
+    rest, _, name = key.rpartition("/")
+    prefix, _, chain_id = rest.rpartition("/")
+    return (prefix, chain_id) if name == MANIFEST_NAME and prefix and chain_id else None
 
 
 def chunk_listing(prefix: str, chain_id: str) -> str:

@@ -54,6 +54,7 @@ __all__ = [
     "ChunkFormatError",
     "ChunkWriter",
     "chunk_records",
+    "decompressed",
     "encode_jsonl",
 ]
 
@@ -120,10 +121,7 @@ def chunk_records(key: str, compressed: bytes, metadata: Mapping[str, str]) -> l
 
     `ChunkFormatError` says what is wrong with it (and on which line, for JSON Lines).
     """
-    try:
-        data = gzip.decompress(compressed)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise ChunkFormatError(f"corrupt gzip ({str(exc) or type(exc).__name__})") from exc
+    data = decompressed(compressed)
     if key.endswith(BODY_SUFFIX):
         return _body_records(data, metadata.get(RECORDS_METADATA))
     records = []
@@ -138,6 +136,14 @@ def chunk_records(key: str, compressed: bytes, metadata: Mapping[str, str]) -> l
             raise ChunkFormatError(f"line {number} is not a JSON object")
         records.append(record)
     return records
+
+
+def decompressed(compressed: bytes) -> bytes:
+    """A chunk's stored bytes uncompressed; `ChunkFormatError` if they are not gzip."""
+    try:
+        return gzip.decompress(compressed)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ChunkFormatError(f"corrupt gzip ({str(exc) or type(exc).__name__})") from exc
 
 
 def _body_records(data: bytes, path: str | None) -> list[dict[str, Any]]:

@@ -170,12 +170,10 @@ class JsonRestSource(Source):
 
 def _dotted(body: Any, path: str) -> Any:
     """The value at a dotted path of the body, None where the path ends early."""
-    value = body
-    for part in path.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
+    try:
+        return records_at(body, path)
+    except KeyError:
+        return None
 
 
 def _check_fits_cursor(value: Any, what: str, response: HttpResponse) -> None:
