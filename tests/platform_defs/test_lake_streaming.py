@@ -98,7 +98,7 @@ def test_duplicates_across_chains_and_buckets_keep_the_newest_delivery(
     lake: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s3, bucket = lake
-    monkeypatch.setattr(lake_module, "ROWS_PER_BUCKET", 7)  # 60 rows: nine buckets on disk
+    monkeypatch.setattr(lake_module, "ROWS_PER_BUCKET", 7)  # 60 rows: sixteen buckets on disk
     symbols = [f"S{n:02d}" for n in range(40)]
     older, newer = "20240304T010000Z-aaaaaaaa", "20240304T020000Z-bbbbbbbb"
     raw = write_body(s3, bucket, older, 0, {"data": [price(s, close=1.0) for s in symbols[:20]]})
