@@ -1,10 +1,11 @@
 """The SQL project's command line, like dbt's: seed | compile | run | test | build, and query.
 
 `--select` takes dbt's selectors (`model`, `+model`, `model+`, several separated by spaces for
-their union) and `--full-refresh` rebuilds incremental models whole. The engine does not know
-how to reach Snowflake: the caller hands in `connect`, a function returning a context manager
-that yields a DB-API connection (`baton sql ...` passes the platform's Snowflake resource).
-Without one, only `compile` works, rendering models as their first build would. `query "<select>"`
+their union) and `--full-refresh` rebuilds incremental models whole. The connection comes from
+the project's profile in profiles.yml (`--profiles-dir`, `--target`) when there is one;
+otherwise the caller hands in `connect`, a function returning a context manager that yields a
+DB-API connection (`baton sql ...` passes the platform's Snowflake resource). Without either,
+only `compile` works, rendering models as their first build would. `query "<select>"`
 prints the rows of one read-only SELECT, so a table can be checked without connector code.
 """
 
@@ -12,8 +13,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from dbt_like_sql.engine import (
 )
 from dbt_like_sql.engine.project import Project
 from dbt_like_sql.engine.sql_check import parse_select
+from dbt_like_sql.engine.target import Target
 
 __all__ = ["add_arguments", "main", "run_command"]
 
@@ -60,12 +62,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--full-refresh", action="store_true", help="rebuild incremental models from scratch")
     parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help="folder holding dbt_project.yml")
+    parser.add_argument("--profiles-dir", type=Path, help="folder holding profiles.yml (default: as dbt looks for it)")
+    parser.add_argument("--target", "-t", help="the profile's output to use (default: the profile's `target:`)")
 
 
-def run_command(args: argparse.Namespace, connect: Connect | None, sources: Sequence[SourceDeclaration] = ()) -> int:
+def run_command(
+    args: argparse.Namespace,
+    connect: Connect | None,
+    sources: Sequence[SourceDeclaration] = (),
+    target: Target | None = None,
+) -> int:
     """Run a parsed command; 0 when every step succeeded (warnings allowed), 1 otherwise.
 
-    `sources`: source tables declared outside the project (`baton sql` passes the catalogue's).
+    `sources`: source tables declared outside the project (`baton sql` passes the catalogue's);
+    `target`: where to build when no profile names one (`baton sql` passes the platform's).
     """
     if args.command == "query":
         return _query(args, connect)
@@ -73,7 +83,11 @@ def run_command(args: argparse.Namespace, connect: Connect | None, sources: Sequ
         print(f"error: {args.command} takes no SQL argument (only query does)", file=sys.stderr)
         return 1
     try:
-        project = load_project(args.project_dir, sources)
+        project = load_project(args.project_dir, sources, target, args.target, args.profiles_dir)
+        if project.target.path is not None:
+            connect = _profile_connection(project.target)
+            used = project.target
+            print(f"Using target {used.name!r} of profile {used.profile_name!r} ({used.path})")
         selected = select(project.graph, args.select)
         print(
             f"Found {len(project.models)} models, {len(project.seeds)} seeds, {len(project.tests)} data tests, "
@@ -92,6 +106,22 @@ def run_command(args: argparse.Namespace, connect: Connect | None, sources: Sequ
     except (SqlProjectError, WarehouseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def _profile_connection(target: Target) -> Connect:
+    """Connect as the profile's output says, with the Snowflake connector."""
+
+    @contextmanager
+    def connect() -> Iterator[Any]:
+        import snowflake.connector
+
+        connection = snowflake.connector.connect(**target.connection)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    return connect
 
 
 def _query(args: argparse.Namespace, connect: Connect | None) -> int:

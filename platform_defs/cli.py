@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
+from dbt_like_sql import PROJECT_DIR
 from dbt_like_sql.cli import add_arguments as add_sql_arguments
 from dbt_like_sql.cli import run_command as run_sql_command
 from platform_defs.settings import ConfigurationError
@@ -111,10 +112,11 @@ def _sql(args: argparse.Namespace) -> int:
     from platform_defs.datasets import DATASETS
     from platform_defs.resources import build_resources
     from platform_defs.settings import load_settings
-    from platform_defs.sql_sources import catalogue_sources
+    from platform_defs.sql_sources import catalogue_sources, platform_target
     from platform_defs.warehouse import ensure_tables
 
-    snowflake = build_resources(load_settings())["snowflake"]
+    settings = load_settings()
+    snowflake = build_resources(settings)["snowflake"]
     # Initialised as a run would initialise it: the local resource creates its database on first use.
     with dg.build_resources({"snowflake": snowflake}) as resources:
 
@@ -125,7 +127,9 @@ def _sql(args: argparse.Namespace) -> int:
                     ensure_tables(connection, DATASETS.values())  # a dataset not loaded yet reads as empty
                 yield connection
 
-        return run_sql_command(args, connect, catalogue_sources(DATASETS))
+        own = args.project_dir.resolve() == PROJECT_DIR
+        sources = catalogue_sources(DATASETS) if own else []  # the catalogue's RAW tables are Baton's project's
+        return run_sql_command(args, connect, sources, platform_target(settings))
 
 
 def _source_new(args: argparse.Namespace) -> int:

@@ -12,10 +12,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from dbt_like_sql import PROJECT_DIR
-from dbt_like_sql.engine import ColumnDoc, Project, SourceDeclaration, load_project
+from dbt_like_sql.engine import ColumnDoc, Project, SourceDeclaration, Target, load_project
 from platform_defs.datasets import DATASETS, Dataset
+from platform_defs.settings import Settings, load_settings
 
-__all__ = ["RAW_SOURCE", "catalogue_sources", "platform_project"]
+__all__ = ["DEFAULT_SCHEMA", "RAW_SOURCE", "catalogue_sources", "platform_project", "platform_target"]
+
+DEFAULT_SCHEMA = "PUBLIC"  # where a model with no schema configured builds: every Snowflake database has it
 
 RAW_SOURCE = "raw"
 
@@ -43,6 +46,21 @@ def catalogue_sources(datasets: Mapping[str, Dataset]) -> list[SourceDeclaration
     ]
 
 
-def platform_project(project_dir: Path | None = None) -> Project:
+def platform_target(settings: Settings) -> Target:
+    """The target the platform's Snowflake settings describe, named after the environment (local, aws)."""
+    snowflake = settings.snowflake
+    return Target(
+        name=settings.env,
+        schema=DEFAULT_SCHEMA,
+        database=snowflake.database,
+        user=snowflake.user,
+        role=snowflake.role,
+        warehouse=snowflake.warehouse,
+        account=snowflake.account,
+    )
+
+
+def platform_project(project_dir: Path | None = None, settings: Settings | None = None) -> Project:
     """The SQL project (default: Baton's own, dbt_like_sql/) with the catalogue's RAW tables as sources."""
-    return load_project(project_dir or PROJECT_DIR, catalogue_sources(DATASETS))
+    target = platform_target(settings or load_settings())
+    return load_project(project_dir or PROJECT_DIR, catalogue_sources(DATASETS), target)

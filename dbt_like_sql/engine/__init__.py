@@ -31,6 +31,7 @@ from dbt_like_sql.engine.runner import COMMANDS, StepOutcome, plan, run_project
 from dbt_like_sql.engine.schema_files import SourceDeclaration
 from dbt_like_sql.engine.seeds import load_seed, read_seed
 from dbt_like_sql.engine.selection import select
+from dbt_like_sql.engine.target import Target
 
 __all__ = [
     "COMMANDS",
@@ -55,6 +56,7 @@ __all__ = [
     "SqlProjectError",
     "SqlSyntaxError",
     "StepOutcome",
+    "Target",
     "TemplateError",
     "UndeclaredTableError",
     "UnknownRefError",

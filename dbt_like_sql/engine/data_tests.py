@@ -1,4 +1,4 @@
-"""dbt's generic tests, each compiled to a query that returns the failing rows.
+"""Data tests, each compiled to a query that returns the failing rows.
 
 A test passes when its query returns nothing; otherwise the count and a few of the rows make
 the failure message, so the reader sees which values broke it without writing a query.
@@ -19,6 +19,10 @@ __all__ = ["compile_test", "run_test"]
 
 
 def compile_test(project: Project, test: DataTest) -> str:
+    """The test's query; dbt's four generic tests are written here, the others compiled from their macro or file."""
+    if test.sql is not None:
+        return test.sql
+    assert test.column is not None, "dbt's generic tests test a column"
     relation = project.node(test.node).relation
     column = quote_identifier(test.column)
     if test.test_type == "not_null":

@@ -10,18 +10,31 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
+from dbt_like_sql.engine.blocks import TEST_PREFIX, DocsBlock, read_docs_blocks
 from dbt_like_sql.engine.errors import (
     CycleError,
     ProjectConfigError,
     SchemaFileError,
+    SqlSyntaxError,
     UnknownRefError,
 )
 from dbt_like_sql.engine.graph import Graph
-from dbt_like_sql.engine.nodes import MATERIALIZATIONS, Call, DataTest, Model, ModelConfig, Seed, SourceTable
+from dbt_like_sql.engine.nodes import (
+    MATERIALIZATIONS,
+    SEVERITIES,
+    Call,
+    ColumnDoc,
+    DataTest,
+    Model,
+    ModelConfig,
+    Seed,
+    SourceTable,
+)
 from dbt_like_sql.engine.project import Project, RelationNamespace, clean_sql
 from dbt_like_sql.engine.project_file import (
     MODEL_CONFIG_KEYS,
@@ -33,13 +46,15 @@ from dbt_like_sql.engine.project_file import (
 from dbt_like_sql.engine.quoting import Relation, normalize_identifier
 from dbt_like_sql.engine.render import Rendered, Renderer
 from dbt_like_sql.engine.schema_files import (
+    TEST_TYPES,
     DataTestDeclaration,
     NodeDocs,
     SchemaFiles,
     SourceDeclaration,
     load_schema_files,
 )
-from dbt_like_sql.engine.sql_check import check_model_sql
+from dbt_like_sql.engine.sql_check import check_model_sql, parse_select
+from dbt_like_sql.engine.target import DEFAULT_TARGET, Target, load_target
 
 __all__ = ["load_project"]
 
@@ -76,27 +91,42 @@ class _ParseNamespace:
         return self._sources.keys()
 
 
-def load_project(project_dir: Path, sources: Sequence[SourceDeclaration] = ()) -> Project:
+def load_project(
+    project_dir: Path,
+    sources: Sequence[SourceDeclaration] = (),
+    target: Target | None = None,
+    target_name: str | None = None,
+    profiles_dir: Path | None = None,
+) -> Project:
     """The validated project in `project_dir`; any problem raises an error naming file and line.
 
     `sources` are source tables declared outside the project's schema files (Baton derives its
     RAW tables from the dataset catalogue), each naming the file it comes from; one declared in
-    both places is an error naming both.
+    both places is an error naming both. `target` stands when no profiles.yml holds the
+    project's profile; `target_name` and `profiles_dir` are dbt's `--target` and `--profiles-dir`.
     """
     project_dir = project_dir.resolve()
     project_file = load_project_file(project_dir)
-    schema_files = load_schema_files(project_dir, (*project_file.model_paths, *project_file.seed_paths))
-    schema_files = _with_sources(schema_files, sources)
+    target = load_target(project_file.profile, target or DEFAULT_TARGET, target_name, profiles_dir)
     model_files = _discover(project_dir, project_file.model_paths, ".sql")
     seed_files = _discover(project_dir, project_file.seed_paths, ".csv")
+    test_files = [f for f in _discover(project_dir, project_file.test_paths, ".sql") if f.folders[:1] != ("generic",)]
     _check_unique_names([*model_files, *seed_files])
+    macro_files = {project_file.name: _macro_files(project_dir, project_file)}
+    renderer = Renderer(project_dir, project_file.name, project_file.vars, target, macro_files)
+    docs_blocks = read_docs_blocks(project_dir, project_file.docs_paths)
+    generic_tests = {**dict.fromkeys(TEST_TYPES, "built-in"), **_generic_test_macros(renderer)}
+    schema_files = load_schema_files(project_dir, (*project_file.model_paths, *project_file.seed_paths), generic_tests)
+    schema_files = _with_docs(_with_sources(schema_files, sources), renderer, docs_blocks)
     _check_docs_match(schema_files, {f.name for f in model_files}, {f.name for f in seed_files})
     sources = _sources(schema_files)
-    renderer = Renderer(project_dir, project_file.name, project_file.vars, _graph_sources(project_file.name, sources))
+    renderer.set_graph_sources(_graph_sources(project_file.name, sources))
 
-    seeds = _seeds(seed_files, project_file, schema_files)
     names = {f.name for f in [*model_files, *seed_files]}
-    parsed = _parse_models(model_files, project_file, schema_files, renderer, _ParseNamespace(names, sources))
+    parse_namespace = _ParseNamespace(names, sources)
+    schemas = _SchemaNames(renderer, parse_namespace)
+    seeds = _seeds(seed_files, project_file, schema_files, schemas)
+    parsed = _parse_models(model_files, project_file, schema_files, renderer, parse_namespace, schemas)
     relations = {name: seed.relation for name, seed in seeds.items()}
     relations.update({name: Relation(config.schema, name.upper()) for name, (_, _, config) in parsed.items()})
     files = {name: file for name, (file, _, _) in parsed.items()}
@@ -104,14 +134,19 @@ def load_project(project_dir: Path, sources: Sequence[SourceDeclaration] = ()) -
 
     namespace = RelationNamespace(relations, sources)
     models = _compile_models(parsed, schema_files, renderer, namespace, _suggestions(relations, sources))
+    graph = _check_cycles(seeds, files, {name: model.refs for name, model in models.items()})
+    tests = _tests(schema_files, {**models, **seeds}, renderer, namespace)
+    tests += _singular_tests(test_files, renderer, namespace, graph)
+    _check_test_names(tests)
     return Project(
         project_dir=project_dir,
         name=project_file.name,
+        target=target,
         models=models,
         seeds=seeds,
         sources=sources,
-        tests=_tests(schema_files, {**models, **seeds}, renderer, namespace),
-        graph=_check_cycles(seeds, files, {name: model.refs for name, model in models.items()}),
+        tests=tests,
+        graph=graph,
         renderer=renderer,
         namespace=namespace,
     )
@@ -120,14 +155,102 @@ def load_project(project_dir: Path, sources: Sequence[SourceDeclaration] = ()) -
 _Parsed = dict[str, tuple[_File, Rendered, ModelConfig]]
 
 
-def _seeds(seed_files: list[_File], project_file: ProjectFile, schema_files: SchemaFiles) -> dict[str, Seed]:
+class _SchemaNames:
+    """dbt's `generate_schema_name`: the project's macro of that name, or dbt's default.
+
+    The default builds a node without a custom schema in the target's schema, and one with a
+    custom schema in `<target schema>_<custom schema>`.
+    """
+
+    def __init__(self, renderer: Renderer, namespace: _ParseNamespace) -> None:
+        self._renderer = renderer
+        self._namespace = namespace
+        self._macro = renderer.macros.find("generate_schema_name")
+
+    def __call__(self, custom: Any, file: _File, resource_type: str, line: int | None) -> str:
+        if custom is not None and not isinstance(custom, str):
+            raise ProjectConfigError(f"schema must be a name, not {custom!r}", file.relative, line)
+        target_schema = self._renderer.target.schema
+        if self._macro is None:
+            schema = target_schema if not custom else f"{target_schema}_{custom.strip()}"
+            return normalize_identifier(schema, "schema", file.relative, line)
+        node = {
+            "name": file.name,
+            "resource_type": resource_type,
+            "path": file.relative,
+            "original_file_path": file.relative,
+        }
+        value, _ = self._renderer.call_macro(
+            "generate_schema_name", {"custom_schema_name": custom, "node": node}, self._namespace, file.relative, line
+        )
+        what = f"the schema generate_schema_name ({self._macro.location}) gave"
+        return normalize_identifier(str(value).strip(), what, file.relative, line)
+
+
+def _macro_files(project_dir: Path, project_file: ProjectFile) -> list[str]:
+    """The macro files: `macro-paths`, and generic tests under `<test-path>/generic/`."""
+    folders = [*project_file.macro_paths, *(f"{folder}/generic" for folder in project_file.test_paths)]
+    return [file.relative for file in _discover(project_dir, tuple(folders), ".sql", names=False)]
+
+
+def _generic_test_macros(renderer: Renderer) -> dict[str, str]:
+    """Test names a schema.yml may use, from `{% test %}` blocks: `name` in the project, `package.name` in packages."""
+    found = {}
+    for package, macros in renderer.macros.definitions.items():
+        for name, definition in macros.items():
+            if name.startswith(TEST_PREFIX):
+                bare = name[len(TEST_PREFIX) :]
+                found[bare if package == renderer.macros.root else f"{package}.{bare}"] = definition.location
+    return found
+
+
+def _with_docs(schema_files: SchemaFiles, renderer: Renderer, blocks: Mapping[str, DocsBlock]) -> SchemaFiles:
+    """Descriptions rendered, so `{{ doc('name') }}` becomes the text of that `{% docs %}` block."""
+
+    def render(text: str, path: str, line: int | None) -> str:
+        if "{{" not in text and "{%" not in text:
+            return text
+
+        def doc(name: str) -> str:
+            if name not in blocks:
+                hint = get_close_matches(name, sorted(blocks), n=1)
+                raise SchemaFileError(
+                    f"doc({name!r}) names no docs block" + (f"; did you mean {hint[0]!r}?" if hint else ""), path, line
+                )
+            return blocks[name].text
+
+        namespace = _ParseNamespace((), {})
+        return renderer.render_text(text, namespace, path, line, {"doc": doc}).sql.strip()
+
+    def node(docs: NodeDocs) -> NodeDocs:
+        columns = tuple(ColumnDoc(c.name, render(c.description, docs.path, docs.line)) for c in docs.columns)
+        return replace(docs, description=render(docs.description, docs.path, docs.line), columns=columns)
+
+    def source(declared: SourceDeclaration) -> SourceDeclaration:
+        columns = tuple(
+            ColumnDoc(c.name, render(c.description, declared.path, declared.line)) for c in declared.columns
+        )
+        return replace(
+            declared, description=render(declared.description, declared.path, declared.line), columns=columns
+        )
+
+    return SchemaFiles(
+        models={name: node(docs) for name, docs in schema_files.models.items()},
+        seeds={name: node(docs) for name, docs in schema_files.seeds.items()},
+        sources={key: source(declared) for key, declared in schema_files.sources.items()},
+    )
+
+
+def _seeds(
+    seed_files: list[_File], project_file: ProjectFile, schema_files: SchemaFiles, schemas: _SchemaNames
+) -> dict[str, Seed]:
     seeds: dict[str, Seed] = {}
     for file in seed_files:
         docs = schema_files.seeds.get(file.name)
         _check_config_keys(docs.config if docs else {}, SEED_CONFIG_KEYS, *_docs_location(docs))
         config = {**project_file.seed_config(file.folders, file.name), **(docs.config if docs else {})}
         if config.get("enabled", True) is not False:
-            seeds[file.name] = _seed(file, config, docs, project_file.default_schema)
+            seeds[file.name] = _seed(file, config, docs, schemas(config.get("schema"), file, "seed", None))
     return seeds
 
 
@@ -137,6 +260,7 @@ def _parse_models(
     schema_files: SchemaFiles,
     renderer: Renderer,
     namespace: _ParseNamespace,
+    schemas: _SchemaNames,
 ) -> _Parsed:
     """First pass: each enabled model's calls and its config (project file < schema.yml < config())."""
     parsed: _Parsed = {}
@@ -151,7 +275,8 @@ def _parse_models(
         if config.get("enabled", True) is False:
             disabled.add(file.name)
             continue
-        model_config = _model_config(config, project_file.default_schema, file.relative, first.config_lines)
+        schema = schemas(config.get("schema"), file, "model", first.config_lines.get("schema"))
+        model_config = _model_config(config, schema, file.relative, first.config_lines)
         parsed[file.name] = (file, first, model_config)
     for file, first, _ in parsed.values():
         for call in first.refs:
@@ -197,8 +322,8 @@ def _compile_models(
     return models
 
 
-def _discover(project_dir: Path, folders: tuple[str, ...], suffix: str) -> list[_File]:
-    """Files with `suffix` under the folders; the file name (without suffix) is the node's name."""
+def _discover(project_dir: Path, folders: tuple[str, ...], suffix: str, names: bool = True) -> list[_File]:
+    """Files with `suffix` under the folders; the file name (without suffix) is the node's name (when `names`)."""
     found = []
     for folder in folders:
         root = project_dir / folder
@@ -207,7 +332,8 @@ def _discover(project_dir: Path, folders: tuple[str, ...], suffix: str) -> list[
         for path in sorted(root.rglob(f"*{suffix}")):
             relative = path.relative_to(project_dir).as_posix()
             name = path.name[: -len(suffix)]
-            normalize_identifier(name, "the file name", relative)
+            if names:
+                normalize_identifier(name, "the file name", relative)
             folders_below = path.parent.relative_to(root).parts
             found.append(_File(name, path, relative, tuple(folders_below)))
     return found
@@ -291,9 +417,7 @@ def _check_config_keys(config: Mapping[str, Any], known: tuple[str, ...], path: 
         raise ProjectConfigError(f"unsupported config {unknown[0]!r}; supported: {', '.join(known)}", path, line)
 
 
-def _model_config(
-    config: Mapping[str, Any], default_schema: str | None, path: str, lines: Mapping[str, int | None]
-) -> ModelConfig:
+def _model_config(config: Mapping[str, Any], schema: str, path: str, lines: Mapping[str, int | None]) -> ModelConfig:
     materialized = config.get("materialized", "view")
     if materialized not in MATERIALIZATIONS:
         raise ProjectConfigError(
@@ -301,26 +425,18 @@ def _model_config(
             path,
             lines.get("materialized"),
         )
-    schema = config.get("schema") or default_schema
-    if schema is None:
-        raise ProjectConfigError(
-            f"no schema: set `models: +schema: <SCHEMA>` in {PROJECT_FILE} or config(schema=...)", path
-        )
     unique_key = config.get("unique_key") or ()
     keys = [unique_key] if isinstance(unique_key, str) else unique_key
     if not isinstance(keys, list | tuple):
         raise ProjectConfigError("unique_key must be a column name or a list of them", path, lines.get("unique_key"))
     return ModelConfig(
         materialized=materialized,
-        schema=normalize_identifier(schema, "schema", path, lines.get("schema")),
+        schema=schema,
         unique_key=tuple(normalize_identifier(k, "unique_key column", path, lines.get("unique_key")) for k in keys),
     )
 
 
-def _seed(file: _File, config: Mapping[str, Any], docs: NodeDocs | None, default_schema: str | None) -> Seed:
-    schema = config.get("schema") or default_schema
-    if schema is None:
-        raise ProjectConfigError(f"no schema: set `seeds: +schema: <SCHEMA>` in {PROJECT_FILE}", file.relative)
+def _seed(file: _File, config: Mapping[str, Any], docs: NodeDocs | None, schema: str) -> Seed:
     column_types = config.get("column_types") or {}
     if not isinstance(column_types, Mapping):
         raise ProjectConfigError(f"column_types of seed {file.name!r} must map columns to types", PROJECT_FILE)
@@ -335,7 +451,7 @@ def _seed(file: _File, config: Mapping[str, Any], docs: NodeDocs | None, default
         name=file.name,
         path=file.path,
         relative_path=file.relative,
-        relation=Relation(normalize_identifier(schema, "schema", file.relative), file.name.upper()),
+        relation=Relation(schema, file.name.upper()),
         description=docs.description if docs else "",
         columns=docs.columns if docs else (),
         column_types=types,
@@ -397,38 +513,97 @@ def _tests(
 ) -> tuple[DataTest, ...]:
     tests: list[DataTest] = []
     for docs in [*schema_files.models.values(), *schema_files.seeds.values()]:
-        if docs.name not in nodes:
-            continue
-        names: set[str] = set()
-        for declaration in docs.tests:
-            test = _test(declaration, docs.name, renderer, namespace)
-            if test.name in names:
-                raise SchemaFileError(
-                    f"two tests on {docs.name!r} are both named {test.name!r}: give one a `name:`",
-                    declaration.path,
-                    declaration.line,
-                )
-            names.add(test.name)
-            tests.append(test)
+        if docs.name in nodes:
+            tests.extend(_test(declaration, nodes[docs.name], renderer, namespace) for declaration in docs.tests)
     return tuple(tests)
 
 
-def _test(declaration: DataTestDeclaration, node: str, renderer: Renderer, namespace: RelationNamespace) -> DataTest:
+def _singular_tests(
+    files: Sequence[_File], renderer: Renderer, namespace: RelationNamespace, graph: Graph
+) -> tuple[DataTest, ...]:
+    """`tests/*.sql`: each a query returning the rows that fail, belonging to the last built node it reads."""
+    tests = []
+    for file in files:
+        rendered = renderer.render(file.relative, namespace, Relation("DBT_TEST", file.name.upper()), False)
+        for key, line in rendered.config_lines.items():
+            if key != "severity":
+                raise ProjectConfigError(
+                    f"a singular test takes only config(severity=...), not {key!r}", file.relative, line
+                )
+        severity = str(rendered.config.get("severity", "error")).lower()
+        if severity not in SEVERITIES:
+            raise ProjectConfigError(
+                f"severity must be one of {', '.join(SEVERITIES)}", file.relative, rendered.config_lines.get("severity")
+            )
+        reads = [call.target for call in _unique_calls(rendered.refs)]
+        if not reads:
+            raise ProjectConfigError("a singular test must ref() the model or seed it tests", file.relative)
+        sql = clean_sql(rendered.sql)
+        parse_select(sql, file.relative)
+        tests.append(
+            DataTest(
+                name=file.name,
+                test_type="singular",
+                node=graph.topological(set(reads))[-1],
+                column=None,
+                severity=severity,
+                path=file.relative,
+                line=None,
+                sql=sql,
+                reads=tuple(reads),
+            )
+        )
+    return tuple(tests)
+
+
+def _check_test_names(tests: Sequence[DataTest]) -> None:
+    """Each test of a node has its own name: it is the name of the node's asset check."""
+    seen: dict[tuple[str, str], DataTest] = {}
+    for test in tests:
+        first = seen.setdefault((test.node, test.name), test)
+        if first is not test:
+            raise SchemaFileError(
+                f"two tests of {test.node!r} are both named {test.name!r} (the other: {first.location}): "
+                "give one a `name:`",
+                test.path,
+                test.line,
+            )
+
+
+def _test(
+    declaration: DataTestDeclaration, node: Model | Seed, renderer: Renderer, namespace: RelationNamespace
+) -> DataTest:
     where = (declaration.path, declaration.line)
-    column = normalize_identifier(declaration.column, "the tested column", *where)
-    name = declaration.name or f"{declaration.test_type}_{declaration.column.lower()}"
+    column = normalize_identifier(declaration.column, "the tested column", *where) if declaration.column else None
+    suffix = f"_{declaration.column.lower()}" if declaration.column else ""
+    name = declaration.name or f"{declaration.test_type.replace('.', '_')}{suffix}"
     if not _TEST_NAME.fullmatch(name):
         raise SchemaFileError(f"test name {name!r} must be letters, digits and _", *where)
-    arguments = declaration.arguments
     common = {
         "name": name,
         "test_type": declaration.test_type,
-        "node": node,
+        "node": node.name,
         "column": column,
         "severity": declaration.severity,
         "path": declaration.path,
         "line": declaration.line,
     }
+    if declaration.test_type == "relationships":
+        target = declaration.arguments["to"]
+        if not isinstance(target, str):
+            raise SchemaFileError("relationships: `to` must be ref('model') or source('name', 'table')", *where)
+        rendered = renderer.render_expression(target, namespace, *where)
+        calls = rendered.refs or rendered.sources
+        if len(calls) != 1:
+            raise SchemaFileError("relationships: `to` must be ref('model') or source('name', 'table')", *where)
+        to_node = rendered.refs[0].target if rendered.refs else None
+        source_name, _, table = rendered.sources[0].target.partition(".") if rendered.sources else ("", "", "")
+        relation = namespace.ref(to_node) if to_node else namespace.source(source_name, table)
+        common.update(to=relation, to_node=to_node)
+    macro = _test_macro(declaration.test_type)
+    if declaration.test_type not in TEST_TYPES or renderer.macros.find(macro) is not None:
+        return _macro_test(declaration, node, macro, renderer, namespace, common)
+    arguments = declaration.arguments
     if declaration.test_type == "accepted_values":
         values = arguments["values"]
         if not isinstance(values, list) or not values or not all(isinstance(v, str | int | float) for v in values):
@@ -440,16 +615,51 @@ def _test(declaration: DataTestDeclaration, node: str, renderer: Renderer, names
             raise SchemaFileError("accepted_values with `quote: false` takes numbers only", *where)
         return DataTest(**common, values=tuple(values), quote_values=quote)
     if declaration.test_type == "relationships":
-        target = arguments["to"]
-        if not isinstance(target, str):
-            raise SchemaFileError("relationships: `to` must be ref('model') or source('name', 'table')", *where)
-        rendered = renderer.render_expression(target, namespace, *where)
-        calls = rendered.refs or rendered.sources
-        if len(calls) != 1:
-            raise SchemaFileError("relationships: `to` must be ref('model') or source('name', 'table')", *where)
-        to_node = rendered.refs[0].target if rendered.refs else None
-        source_name, _, table = rendered.sources[0].target.partition(".") if rendered.sources else ("", "", "")
-        relation = namespace.ref(to_node) if to_node else namespace.source(source_name, table)
         field = normalize_identifier(arguments["field"], "relationships `field`", *where)
-        return DataTest(**common, to=relation, to_node=to_node, field=field)
+        return DataTest(**common, field=field)
     return DataTest(**common)
+
+
+def _test_macro(test_type: str) -> str:
+    """The macro of a generic test: `test_<name>`, or `package.test_<name>`."""
+    package, _, bare = test_type.rpartition(".")
+    return f"{package}.{TEST_PREFIX}{bare}" if package else f"{TEST_PREFIX}{bare}"
+
+
+def _macro_test(
+    declaration: DataTestDeclaration,
+    node: Model | Seed,
+    macro: str,
+    renderer: Renderer,
+    namespace: RelationNamespace,
+    common: dict[str, Any],
+) -> DataTest:
+    """A generic test written as a `{% test %}` block: called with the model, the column and the arguments."""
+    where = (declaration.path, declaration.line)
+    reads: list[Call] = []
+    arguments = {}
+    for key, value in declaration.arguments.items():
+        if isinstance(value, str) and ("{{" in value or "{%" in value):
+            rendered = renderer.render_text(value, namespace, *where)
+            reads.extend(rendered.refs)
+            value = rendered.sql
+        arguments[key] = common["to"] if key == "to" and common.get("to") is not None else value
+    kwargs = {"model": node.relation, **arguments}
+    if declaration.column is not None:
+        kwargs["column_name"] = declaration.column
+    definition = renderer.macros.find(macro)
+    assert definition is not None
+    missing = [argument for argument in definition.required if argument not in kwargs]
+    if missing:
+        raise SchemaFileError(
+            f"{declaration.test_type} ({definition.location}) needs argument(s) {', '.join(missing)}", *where
+        )
+    value, rendered = renderer.call_macro(macro, kwargs, namespace, *where)
+    reads.extend(rendered.refs)
+    sql = clean_sql(str(value))
+    try:
+        parse_select(sql, declaration.path)
+    except SqlSyntaxError as exc:
+        raise SqlSyntaxError(f"{exc.detail} (compiled by {definition.location})", *where) from exc
+    others = tuple(dict.fromkeys(call.target for call in reads if call.target != node.name))
+    return DataTest(**common, sql=sql, reads=others)

@@ -88,12 +88,16 @@ class SourceTable:
 
 @dataclass(frozen=True)
 class DataTest:
-    """A generic test on one column of a model or seed, as declared in a schema.yml file."""
+    """A data test of a model or seed: a generic test declared in a schema.yml file, or a singular one.
+
+    `node` is the model or seed the test belongs to (a singular test: the last built of those
+    it reads), `reads` the other nodes its SQL reads, so it runs once they are all built.
+    """
 
     name: str
-    test_type: str  # unique | not_null | accepted_values | relationships
+    test_type: str  # unique | not_null | accepted_values | relationships | a {% test %} macro | singular
     node: str
-    column: str
+    column: str | None  # None: a test of the whole model, or a singular test
     severity: str
     path: str
     line: int | None
@@ -102,11 +106,19 @@ class DataTest:
     to: Relation | None = None  # relationships: the parent relation and its field
     to_node: str | None = None  # the parent's model or seed name (None for a source)
     field: str | None = None
+    sql: str | None = None  # compiled when the project loads: custom generic tests and singular tests
+    reads: tuple[str, ...] = ()
 
     @property
     def location(self) -> str:
         return f"{self.path}:{self.line}" if self.line else self.path
 
     @property
+    def subject(self) -> str:
+        """What the test looks at, for messages: `model.column` or the model."""
+        return f"{self.node}.{self.column.lower()}" if self.column else self.node
+
+    @property
     def depends_on(self) -> tuple[str, ...]:
-        return (self.node, self.to_node) if self.to_node else (self.node,)
+        others = [self.to_node] if self.to_node else []
+        return tuple(dict.fromkeys([self.node, *others, *self.reads]))

@@ -14,6 +14,7 @@ from dbt_like_sql.engine.graph import Graph
 from dbt_like_sql.engine.nodes import DataTest, Model, Seed, SourceTable
 from dbt_like_sql.engine.quoting import Relation
 from dbt_like_sql.engine.render import Renderer
+from dbt_like_sql.engine.target import Target
 
 __all__ = ["Project", "RelationNamespace", "clean_sql"]
 
@@ -43,6 +44,7 @@ class RelationNamespace:
 class Project:
     project_dir: Path
     name: str
+    target: Target
     models: Mapping[str, Model]
     seeds: Mapping[str, Seed]
     sources: Mapping[str, SourceTable]

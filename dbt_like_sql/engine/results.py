@@ -55,7 +55,7 @@ class DataTestResult:
     @property
     def message(self) -> str:
         test = self.test
-        subject = f"test {test.name} on {test.node}.{test.column.lower()}"
+        subject = f"test {test.name} on {test.subject}"
         if self.error is not None:
             return f"{test.location}: {subject} could not run: {self.error}"
         if self.failures == 0:

@@ -3,7 +3,8 @@
 The dbt layout (`version: 2` with `models:`, `sources:`, `seeds:`), read with line numbers so
 that every complaint, and later every failing test, names the file and line it comes from.
 Tests keep their raw arguments here; the loader resolves `to: ref('...')` once relations are
-known.
+known. A test is one of dbt's four or a generic test the project defines (`{% test %}`), on a
+column or, without `column_name`, on the model as a whole.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ __all__ = ["TEST_TYPES", "DataTestDeclaration", "NodeDocs", "SchemaFiles", "Sour
 
 TEST_TYPES = ("unique", "not_null", "accepted_values", "relationships")
 _TOP_KEYS = {"version", "models", "seeds", "sources"}
-_NODE_KEYS = {"name", "description", "columns", "config", "meta", "docs"}
+_NODE_KEYS = {"name", "description", "columns", "config", "meta", "docs", "tests", "data_tests"}
 _COLUMN_KEYS = {"name", "description", "tests", "data_tests", "meta", "data_type"}
 _SOURCE_KEYS = {"name", "description", "schema", "database", "tables", "meta"}
 _SOURCE_TABLE_KEYS = {"name", "identifier", "description", "columns", "meta"}
@@ -32,7 +33,7 @@ _TEST_KEYS = {"arguments", "config", "name"}
 @dataclass(frozen=True)
 class DataTestDeclaration:
     test_type: str
-    column: str
+    column: str | None  # None: a test of the whole model
     arguments: Mapping[str, Any]
     severity: str
     name: str | None
@@ -74,7 +75,11 @@ class SchemaFiles:
     sources: Mapping[str, SourceDeclaration]  # "source_name.table_name" -> declaration
 
 
-def load_schema_files(project_dir: Path, folders: Iterable[str]) -> SchemaFiles:
+def load_schema_files(
+    project_dir: Path, folders: Iterable[str], generic_tests: Mapping[str, str] | None = None
+) -> SchemaFiles:
+    """The schema files under `folders`; `generic_tests` names the tests they may use (default: dbt's four)."""
+    tests = generic_tests if generic_tests is not None else dict.fromkeys(TEST_TYPES, "built-in")
     models: dict[str, NodeDocs] = {}
     seeds: dict[str, NodeDocs] = {}
     sources: dict[str, SourceDeclaration] = {}
@@ -88,9 +93,9 @@ def load_schema_files(project_dir: Path, folders: Iterable[str]) -> SchemaFiles:
             raise SchemaFileError("a schema file must hold a mapping (version:, models:, ...)", relative, 1)
         _check_keys(document, _TOP_KEYS, "the file", relative)
         for entry, line in _entries(document, "models", relative):
-            _add_unique(models, _node_docs(entry, relative, line, "model"), relative, line, "model")
+            _add_unique(models, _node_docs(entry, relative, line, "model", tests), relative, line, "model")
         for entry, line in _entries(document, "seeds", relative):
-            _add_unique(seeds, _node_docs(entry, relative, line, "seed"), relative, line, "seed")
+            _add_unique(seeds, _node_docs(entry, relative, line, "seed", tests), relative, line, "seed")
         for entry, line in _entries(document, "sources", relative):
             for declaration in _source_tables(entry, relative, line):
                 _add_unique(sources, declaration, relative, declaration.line, "source table")
@@ -146,19 +151,23 @@ def _text(mapping: Mapping[str, Any], key: str, path: str) -> str:
     return value.strip()
 
 
-def _node_docs(entry: Mapping[str, Any], path: str, line: int | None, what: str) -> NodeDocs:
+def _node_docs(
+    entry: Mapping[str, Any], path: str, line: int | None, what: str, generic: Mapping[str, str]
+) -> NodeDocs:
     name = entry["name"]
     _check_keys(entry, _NODE_KEYS, f"{what} {name!r}", path)
     config = entry.get("config") or {}
     if not isinstance(config, Mapping):
         raise SchemaFileError(f"{what} {name!r}: `config` must be a mapping", path, line_of(entry, "config"))
-    columns, tests = _columns(entry, path, f"{what} {name!r}", allow_tests=True)
-    return NodeDocs(name, _text(entry, "description", path), columns, dict(config), tests, path, line)
+    columns, tests = _columns(entry, path, f"{what} {name!r}", generic)
+    whole = [t for key in ("tests", "data_tests") for t in _tests(entry, key, None, path, generic)]
+    return NodeDocs(name, _text(entry, "description", path), columns, dict(config), (*tests, *whole), path, line)
 
 
 def _columns(
-    entry: Mapping[str, Any], path: str, owner: str, allow_tests: bool
+    entry: Mapping[str, Any], path: str, owner: str, generic: Mapping[str, str] | None
 ) -> tuple[tuple[ColumnDoc, ...], tuple[DataTestDeclaration, ...]]:
+    """The columns and their tests; `generic` None: tests are not allowed here (on sources)."""
     items = entry.get("columns") or []
     if not isinstance(items, list):
         raise SchemaFileError(f"{owner}: `columns` must be a list", path, line_of(entry, "columns"))
@@ -174,55 +183,72 @@ def _columns(
             raise SchemaFileError(f"{owner}: column {name!r} is listed twice", path, line)
         columns.append(ColumnDoc(name, _text(column, "description", path)))
         for key in ("tests", "data_tests"):
-            if key in column and not allow_tests:
+            if key in column and generic is None:
                 raise SchemaFileError(
                     f"{owner}: tests on sources are not supported; test the models that read them",
                     path,
                     line_of(column, key),
                 )
-            tests.extend(_tests(column, key, name, path))
+            tests.extend(_tests(column, key, name, path, generic or {}))
     return tuple(columns), tuple(tests)
 
 
-def _tests(column: Mapping[str, Any], key: str, column_name: str, path: str) -> list[DataTestDeclaration]:
-    items = column.get(key) or []
+def _tests(
+    owner: Mapping[str, Any], key: str, column_name: str | None, path: str, generic: Mapping[str, str]
+) -> list[DataTestDeclaration]:
+    items = owner.get(key) or []
+    where = f"column {column_name!r}" if column_name else "the model's tests"
     if not isinstance(items, list):
-        raise SchemaFileError(f"column {column_name!r}: `{key}` must be a list", path, line_of(column, key))
-    return [_test(item, column_name, path, line_of(items, index)) for index, item in enumerate(items)]
+        raise SchemaFileError(f"{where}: `{key}` must be a list", path, line_of(owner, key))
+    return [_test(item, column_name, path, line_of(items, index), generic) for index, item in enumerate(items)]
 
 
-def _test(item: Any, column: str, path: str, line: int | None) -> DataTestDeclaration:
+def _test(
+    item: Any, column: str | None, path: str, line: int | None, generic: Mapping[str, str]
+) -> DataTestDeclaration:
+    where = f"column {column!r}" if column else "model test"
     if isinstance(item, str):
         test_type, body = item, {}
     elif isinstance(item, Mapping) and len(item) == 1:
         test_type, body = next(iter(item.items()))
         body = body or {}
     else:
-        raise SchemaFileError(f"column {column!r}: a test is a name or a mapping {{test_name: {{...}}}}", path, line)
-    if test_type not in TEST_TYPES:
+        raise SchemaFileError(f"{where}: a test is a name or a mapping {{test_name: {{...}}}}", path, line)
+    if test_type not in generic:
         raise SchemaFileError(
-            f"column {column!r}: unsupported test {test_type!r}; supported: {', '.join(TEST_TYPES)}", path, line
+            f"{where}: unknown test {test_type!r}; the project has: {', '.join(sorted(generic))}"
+            " (a generic test is a {% test %} block in macros/ or tests/generic/)",
+            path,
+            line,
         )
+    owner = f"{test_type} on {column!r}" if column else f"{test_type} on the model"
     if not isinstance(body, Mapping):
-        raise SchemaFileError(f"{test_type} on {column!r}: the arguments must be a mapping", path, line)
+        raise SchemaFileError(f"{owner}: the arguments must be a mapping", path, line)
+    built_in = test_type in TEST_TYPES
+    if built_in and column is None:
+        raise SchemaFileError(f"{test_type} tests a column: declare it under the column", path, line)
     allowed = _TEST_ARGUMENTS.get(test_type, set())
-    _check_keys(body, _TEST_KEYS | allowed, f"{test_type} on {column!r}", path)
+    if built_in:
+        _check_keys(body, _TEST_KEYS | allowed, owner, path)
     arguments = dict(body.get("arguments") or {})
-    _check_keys(arguments, allowed, f"{test_type} on {column!r}: arguments", path)
-    arguments.update({k: v for k, v in body.items() if k in allowed})
+    if not isinstance(arguments, Mapping):
+        raise SchemaFileError(f"{owner}: `arguments` must be a mapping", path, line)
+    if built_in:
+        _check_keys(arguments, allowed, f"{owner}: arguments", path)
+    arguments.update({k: v for k, v in body.items() if k not in _TEST_KEYS and (k in allowed or not built_in)})
     config = body.get("config") or {}
     if not isinstance(config, Mapping):
-        raise SchemaFileError(f"{test_type} on {column!r}: `config` must be a mapping", path, line)
-    _check_keys(config, {"severity"}, f"{test_type} on {column!r}: config", path)
+        raise SchemaFileError(f"{owner}: `config` must be a mapping", path, line)
+    _check_keys(config, {"severity"}, f"{owner}: config", path)
     severity = str(config.get("severity", "error")).lower()
     if severity not in SEVERITIES:
-        raise SchemaFileError(f"{test_type} on {column!r}: severity must be one of {SEVERITIES}", path, line)
+        raise SchemaFileError(f"{owner}: severity must be one of {SEVERITIES}", path, line)
     name = body.get("name")
     if name is not None and not isinstance(name, str):
-        raise SchemaFileError(f"{test_type} on {column!r}: `name` must be text", path, line)
+        raise SchemaFileError(f"{owner}: `name` must be text", path, line)
     missing = sorted(allowed - {"quote"} - set(arguments))
     if missing:
-        raise SchemaFileError(f"{test_type} on {column!r}: missing argument(s) {', '.join(missing)}", path, line)
+        raise SchemaFileError(f"{owner}: missing argument(s) {', '.join(missing)}", path, line)
     return DataTestDeclaration(test_type, column, arguments, severity, name, path, line)
 
 
@@ -241,7 +267,7 @@ def _source_tables(entry: Mapping[str, Any], path: str, line: int | None) -> lis
             raise SchemaFileError(f"source {source_name!r}: each table needs a `name`", path, table_line)
         owner = f"source table {source_name}.{table['name']}"
         _check_keys(table, _SOURCE_TABLE_KEYS, owner, path)
-        columns, _ = _columns(table, path, owner, allow_tests=False)
+        columns, _ = _columns(table, path, owner, None)
         meta = table.get("meta") or {}
         if not isinstance(meta, Mapping):
             raise SchemaFileError(f"{owner}: `meta` must be a mapping", path, line_of(table, "meta"))

@@ -83,12 +83,12 @@ def _source_key(table: SourceTable) -> dg.AssetKey:
 def _test_parents(
     project: Project, node: str, keys: dict[str, dg.AssetKey], deps: Sequence[dg.AssetKey]
 ) -> list[dg.AssetKey]:
-    """What a node's relationships tests read besides the node: its checks run in its step, so after those.
+    """What else a node's tests read (relationships, singular tests): its checks run in its step, after those.
 
     A parent that itself reads the node cannot come first; its test then sees its last build.
     """
     downstream = project.graph.descendants(node)
-    parents = {test.to_node for test in project.tests_for(node) if test.to_node and test.to_node != node}
+    parents = {other for test in project.tests_for(node) for other in test.depends_on if other != node}
     return [keys[p] for p in sorted(parents - downstream) if keys[p] not in deps]
 
 
@@ -128,12 +128,12 @@ def _check_specs(
 ) -> list[dg.AssetCheckSpec]:
     specs = []
     for test in project.tests_for(node):
-        other = [keys[test.to_node]] if test.to_node and test.to_node != node else []
+        other = [keys[name] for name in test.depends_on if name != node]
         specs.append(
             dg.AssetCheckSpec(
                 test.name,
                 asset=key,
-                description=f"{test.test_type} on {test.column.lower()} ({test.location})",
+                description=f"{test.test_type} on {test.subject} ({test.location})",
                 blocking=test.severity == "error",
                 additional_deps=other,
             )

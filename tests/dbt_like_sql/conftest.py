@@ -6,6 +6,7 @@ each other's tables, and a project folder written from a dict of files.
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 import uuid
 from collections.abc import Iterator, Mapping
@@ -16,10 +17,13 @@ import dagster as dg
 import pytest
 from dagster_snowflake import SnowflakeResource
 
+from dbt_like_sql import PROJECT_DIR
 from dbt_like_sql.engine import SnowflakeAdapter
 from local_stack.stack import LocalStack
 from platform_defs.resources import build_resources
 from platform_defs.settings import load_settings
+
+SCHEMA_NAME_MACRO = "macros/generate_schema_name.sql"
 
 
 @pytest.fixture(scope="session")
@@ -45,13 +49,22 @@ def schema() -> str:
     return f"T_{uuid.uuid4().hex[:10].upper()}"
 
 
-def write_project(root: Path, files: Mapping[str, str], schema: str = "ANALYTICS") -> Path:
-    """A project folder with a dbt_project.yml building into `schema`, plus `files` (path -> text)."""
+def write_project(
+    root: Path, files: Mapping[str, str], schema: str = "ANALYTICS", schema_as_configured: bool = True
+) -> Path:
+    """A project folder with a dbt_project.yml building into `schema`, plus `files` (path -> text).
+
+    `schema_as_configured`: with Baton's own `generate_schema_name`, which takes a configured
+    schema as it is; without it, dbt's default names schemas `<target schema>_<configured>`.
+    """
     root.mkdir(parents=True, exist_ok=True)
     if "dbt_project.yml" not in files:
         (root / "dbt_project.yml").write_text(
             f"name: testing\nmodels:\n  +schema: {schema}\nseeds:\n  +schema: {schema}\n"
         )
+    if schema_as_configured:
+        (root / "macros").mkdir(exist_ok=True)
+        shutil.copy(PROJECT_DIR / SCHEMA_NAME_MACRO, root / SCHEMA_NAME_MACRO)
     for relative, text in files.items():
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)

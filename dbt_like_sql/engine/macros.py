@@ -1,0 +1,125 @@
+"""The macros of a project and of its packages: found when the project loads, bound for each render.
+
+dbt's namespace rules: a model calls its own project's macros by name and a package's as
+`package.macro()`; inside a package, its own macros are called by name. Macros are bound to the
+context of the render that calls them (so `ref()` in a macro records a dependency of the model
+that called it), and a macro may call another defined in a file read after its own, since names
+are looked up when a macro runs. `{{ return(x) }}` hands a value back, as in dbt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import jinja2
+from jinja2 import nodes
+
+from dbt_like_sql.engine.errors import ProjectConfigError, TemplateError
+
+__all__ = ["MacroDefinition", "MacroLibrary", "MacroReturn"]
+
+
+class MacroReturn(Exception):
+    """Raised by `return(value)`; the macro's wrapper catches it and returns the value."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+@dataclass(frozen=True)
+class MacroDefinition:
+    name: str
+    package: str
+    path: str  # the file, relative to the root project
+    line: int
+    arguments: tuple[str, ...]
+    required: tuple[str, ...]  # the arguments without a default
+
+    @property
+    def location(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+class MacroLibrary:
+    """Every macro of the root project and of each installed package, by package then name."""
+
+    def __init__(self, env: jinja2.Environment, root: str, files: Mapping[str, Sequence[str]]) -> None:
+        self._env = env
+        self.root = root
+        self._files = {package: tuple(paths) for package, paths in files.items()}
+        self.definitions: dict[str, dict[str, MacroDefinition]] = {}
+        for package, paths in self._files.items():
+            defined: dict[str, MacroDefinition] = {}
+            for path in paths:
+                for macro in _macros_in(env, path, package):
+                    if macro.name in defined:
+                        raise ProjectConfigError(
+                            f"macro {macro.name!r} is defined twice in {package!r}: here and at "
+                            f"{defined[macro.name].location}",
+                            macro.path,
+                            macro.line,
+                        )
+                    defined[macro.name] = macro
+            self.definitions[package] = defined
+
+    def find(self, name: str) -> MacroDefinition | None:
+        """`name` or `package.name`, as a template would call it from the root project."""
+        package, _, bare = name.rpartition(".")
+        return self.definitions.get(package or self.root, {}).get(bare)
+
+    def bind(self, context: dict[str, Any]) -> dict[str, Any]:
+        """The names a root-project template sees: its macros, and each package as a namespace.
+
+        `context` holds the render's own functions (ref, source, this, ...); each package's
+        macros run in a copy of it with that package's macros added.
+        """
+        scopes: dict[str, dict[str, Any]] = {}
+        bound: dict[str, dict[str, Callable[..., Any]]] = {}
+        for package, paths in self._files.items():
+            scope = scopes[package] = dict(context)
+            macros = bound[package] = {}
+            for path in paths:
+                module = self._env.get_template(path).make_module(vars=scope, shared=True)
+                for name, definition in self.definitions[package].items():
+                    if definition.path == path:
+                        macros[name] = _returning(getattr(module, name))
+        namespaces = {package: SimpleNamespace(**macros) for package, macros in bound.items()}
+        for package, scope in scopes.items():
+            scope.update(namespaces)  # a package calls another as `other.macro()`, as in dbt
+            scope.update(bound[package])  # and its own macros by name
+        return {**namespaces, **bound.get(self.root, {})}
+
+
+def _returning(macro: jinja2.runtime.Macro) -> Callable[..., Any]:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return macro(*args, **kwargs)
+        except MacroReturn as returned:
+            return returned.value
+
+    call.__name__ = macro.name
+    return call
+
+
+def _macros_in(env: jinja2.Environment, path: str, package: str) -> list[MacroDefinition]:
+    assert env.loader is not None
+    source, filename, _ = env.loader.get_source(env, path)
+    try:
+        tree = env.parse(source, path, filename)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"Jinja syntax error: {exc.message}", path, exc.lineno) from exc
+    return [
+        MacroDefinition(
+            name=node.name,
+            package=package,
+            path=path,
+            line=node.lineno,
+            arguments=tuple(argument.name for argument in node.args),
+            required=tuple(argument.name for argument in node.args[: len(node.args) - len(node.defaults)]),
+        )
+        for node in tree.body
+        if isinstance(node, nodes.Macro)
+    ]
