@@ -58,12 +58,19 @@ def shared_client(key: tuple[str, ...], build: Callable[[], Any]) -> Any:
     lineage run asked for eight per partition. boto3 clients are safe to share between threads.
     The environment's `AWS_*` variables (endpoints, credentials, profile) are part of the key, so
     a process pointed elsewhere gets a client of its own.
+
+    A client builds its modeled exception classes (`client.exceptions`) on first use, and two
+    threads doing so at once get different classes: `except client.exceptions.ParameterNotFound`
+    in one thread then misses the error the other thread's classes raised. They are built here,
+    before the client is shared.
     """
     environment = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
     full_key = (*key, repr(environment))
     with _CLIENTS_LOCK:
         if full_key not in _CLIENTS:
-            _CLIENTS[full_key] = build()
+            client = build()
+            client.exceptions  # noqa: B018 (loaded once, here, under the lock)
+            _CLIENTS[full_key] = client
         return _CLIENTS[full_key]
 
 
