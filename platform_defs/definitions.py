@@ -15,12 +15,13 @@ from platform_defs.chain_health import chain_health_checks
 from platform_defs.datasets import DATASETS
 from platform_defs.resources import build_resources
 from platform_defs.settings import load_settings
+from platform_defs.sql_sources import platform_target
 
 settings = load_settings()
 
 assets = [
     *(a for dataset in DATASETS.values() for a in dataset_assets(dataset, settings.storage_integration)),
-    *sql_model_assets(),
+    *sql_model_assets(target=platform_target(settings)),
 ]
 
 # Declarative automation: the SQL models refresh when the warehouse tables they read are loaded.

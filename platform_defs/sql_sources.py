@@ -14,7 +14,7 @@ from pathlib import Path
 from dbt_like_sql import PROJECT_DIR
 from dbt_like_sql.engine import ColumnDoc, Project, SourceDeclaration, Target, load_project
 from platform_defs.datasets import DATASETS, Dataset
-from platform_defs.settings import Settings, load_settings
+from platform_defs.settings import Settings
 
 __all__ = ["DEFAULT_SCHEMA", "RAW_SOURCE", "catalogue_sources", "platform_project", "platform_target"]
 
@@ -60,7 +60,10 @@ def platform_target(settings: Settings) -> Target:
     )
 
 
-def platform_project(project_dir: Path | None = None, settings: Settings | None = None) -> Project:
-    """The SQL project (default: Baton's own, dbt_like_sql/) with the catalogue's RAW tables as sources."""
-    target = platform_target(settings or load_settings())
+def platform_project(project_dir: Path | None = None, target: Target | None = None) -> Project:
+    """The SQL project (default: Baton's own, dbt_like_sql/) with the catalogue's RAW tables as sources.
+
+    `target`: the platform's (`platform_target`); without one, the engine's default, which is
+    enough to read the project (Baton's own names every schema it builds in).
+    """
     return load_project(project_dir or PROJECT_DIR, catalogue_sources(DATASETS), target)

@@ -8,17 +8,26 @@ information_schema for columns, `USE SCHEMA` before statements that need a curre
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from dbt_like_sql.engine.errors import WarehouseError
 from dbt_like_sql.engine.quoting import Relation, comment_literal, quote_identifier
 
-__all__ = ["QueryResult", "SnowflakeAdapter"]
+__all__ = ["Grants", "QueryResult", "SnowflakeAdapter"]
 
 QueryResult = tuple[list[str], list[tuple[Any, ...]]]
 
 _KINDS = {"TABLE": "table", "VIEW": "view"}
+
+
+@dataclass(frozen=True)
+class Grants:
+    """The GRANT and REVOKE statements a build's grants config needed, and whether the warehouse ran them."""
+
+    statements: tuple[str, ...]
+    applied: bool
 
 
 class SnowflakeAdapter:
@@ -115,3 +124,42 @@ class SnowflakeAdapter:
             self.execute(
                 f"ALTER TABLE {relation} ALTER COLUMN {quote_identifier(column)} COMMENT {comment_literal(text)}"
             )
+
+    def apply_grants(self, relation: Relation, kind: str, grants: Mapping[str, Sequence[str]]) -> Grants:
+        """Make the object's grants to roles match `grants` (privilege -> roles), as dbt's grants config does.
+
+        What SHOW GRANTS lists is compared with what is wanted: missing grants are granted, and a
+        role holding a configured privilege it is no longer given is revoked. A warehouse without
+        access control (the local stack has none: it does not parse SHOW GRANTS) runs nothing; the
+        statements are still returned, as they would run on Snowflake.
+        """
+        wanted = {(privilege.upper(), role.upper()) for privilege, roles in grants.items() for role in roles}
+        if not wanted:
+            return Grants((), applied=True)
+        object_type = "VIEW" if kind == "view" else "TABLE"
+        try:
+            columns, rows = self.execute(f"SHOW GRANTS ON {object_type} {relation}")
+        except WarehouseError as exc:
+            if "syntax error" not in str(exc).lower():
+                raise
+            return Grants(_grant_statements(object_type, relation, sorted(wanted), []), applied=False)
+        at = {name.lower(): index for index, name in enumerate(columns)}
+        held = {
+            (str(row[at["privilege"]]).upper(), str(row[at["grantee_name"]]).upper())
+            for row in rows
+            if str(row[at["granted_to"]]).upper() == "ROLE"
+        }
+        configured = {privilege for privilege, _ in wanted}
+        revoke = sorted((p, r) for p, r in held - wanted if p in configured)
+        statements = _grant_statements(object_type, relation, sorted(wanted - held), revoke)
+        for statement in statements:
+            self.execute(statement)
+        return Grants(statements, applied=True)
+
+
+def _grant_statements(
+    object_type: str, relation: Relation, grant: Sequence[tuple[str, str]], revoke: Sequence[tuple[str, str]]
+) -> tuple[str, ...]:
+    granted = [f"GRANT {p} ON {object_type} {relation} TO ROLE {quote_identifier(r)}" for p, r in grant]
+    revoked = [f"REVOKE {p} ON {object_type} {relation} FROM ROLE {quote_identifier(r)}" for p, r in revoke]
+    return tuple(granted + revoked)

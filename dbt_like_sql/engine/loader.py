@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dbt_like_sql.engine.blocks import TEST_PREFIX, DocsBlock, read_docs_blocks
+from dbt_like_sql.engine.ephemeral import cte_name, ephemeral_order, with_ctes
 from dbt_like_sql.engine.errors import (
     CycleError,
     ProjectConfigError,
@@ -30,6 +31,7 @@ from dbt_like_sql.engine.nodes import (
     Call,
     ColumnDoc,
     DataTest,
+    Hook,
     Model,
     ModelConfig,
     Seed,
@@ -37,10 +39,12 @@ from dbt_like_sql.engine.nodes import (
 )
 from dbt_like_sql.engine.project import Project, RelationNamespace, clean_sql
 from dbt_like_sql.engine.project_file import (
+    HOOK_KEYS,
     MODEL_CONFIG_KEYS,
     PROJECT_FILE,
     SEED_CONFIG_KEYS,
     ProjectFile,
+    hook_list,
     load_project_file,
 )
 from dbt_like_sql.engine.quoting import Relation, normalize_identifier
@@ -128,7 +132,14 @@ def load_project(
     seeds = _seeds(seed_files, project_file, schema_files, schemas)
     parsed = _parse_models(model_files, project_file, schema_files, renderer, parse_namespace, schemas)
     relations = {name: seed.relation for name, seed in seeds.items()}
-    relations.update({name: Relation(config.schema, name.upper()) for name, (_, _, config) in parsed.items()})
+    relations.update(
+        {
+            name: Relation(
+                config.schema, name.upper(), cte=cte_name(name) if config.materialized == "ephemeral" else None
+            )
+            for name, (_, _, config) in parsed.items()
+        }
+    )
     files = {name: file for name, (file, _, _) in parsed.items()}
     _check_cycles(seeds, files, {name: first.refs for name, (_, first, _) in parsed.items()})
 
@@ -163,6 +174,7 @@ class _SchemaNames:
     """
 
     def __init__(self, renderer: Renderer, namespace: _ParseNamespace) -> None:
+        self.renderer = renderer
         self._renderer = renderer
         self._namespace = namespace
         self._macro = renderer.macros.find("generate_schema_name")
@@ -250,7 +262,10 @@ def _seeds(
         _check_config_keys(docs.config if docs else {}, SEED_CONFIG_KEYS, *_docs_location(docs))
         config = {**project_file.seed_config(file.folders, file.name), **(docs.config if docs else {})}
         if config.get("enabled", True) is not False:
-            seeds[file.name] = _seed(file, config, docs, schemas(config.get("schema"), file, "seed", None))
+            seed = _seed(file, config, docs, schemas(config.get("schema"), file, "seed", None))
+            seeds[file.name] = replace(
+                seed, grants=_grants(config.get("grants"), schemas.renderer, file.relative, None)
+            )
     return seeds
 
 
@@ -268,15 +283,21 @@ def _parse_models(
     for file in model_files:
         first = renderer.render(file.relative, namespace, Relation("PARSING", file.name.upper()), False)
         docs = schema_files.models.get(file.name)
-        _check_config_keys(docs.config if docs else {}, MODEL_CONFIG_KEYS, *_docs_location(docs))
+        _check_config_keys(_normalized_keys(docs.config) if docs else {}, MODEL_CONFIG_KEYS, *_docs_location(docs))
         for key, line in first.config_lines.items():
             _check_config_keys({key: None}, MODEL_CONFIG_KEYS, file.relative, line)
-        config = {**project_file.model_config(file.folders, file.name), **(docs.config if docs else {}), **first.config}
+        levels = [
+            (project_file.model_config(file.folders, file.name), PROJECT_FILE, None),
+            (_normalized_keys(docs.config) if docs else {}, *_docs_location(docs)),
+            (first.config, file.relative, None),
+        ]
+        config = {key: value for level, _, _ in levels for key, value in level.items()}
         if config.get("enabled", True) is False:
             disabled.add(file.name)
             continue
+        config.update(_hooks(levels, first.config_lines))
         schema = schemas(config.get("schema"), file, "model", first.config_lines.get("schema"))
-        model_config = _model_config(config, schema, file.relative, first.config_lines)
+        model_config = _model_config(config, schema, file.relative, first.config_lines, renderer)
         parsed[file.name] = (file, first, model_config)
     for file, first, _ in parsed.values():
         for call in first.refs:
@@ -292,34 +313,110 @@ def _compile_models(
     namespace: RelationNamespace,
     suggestions: Mapping[tuple[str, str], str],
 ) -> dict[str, Model]:
-    """Second pass: render with the real relations and check the SQL (both branches of an incremental)."""
+    """Second pass: render with the real relations, inline ephemerals, check the SQL (each incremental branch)."""
+    renders: dict[str, list[Rendered]] = {}
+    for name, (file, _, config) in parsed.items():
+        relation = namespace.ref(name)
+        assert relation is not None
+        renders[name] = [renderer.render(file.relative, namespace, relation, False)]
+        if config.materialized == "incremental":
+            renders[name].append(renderer.render(file.relative, namespace, relation, True))
+    ephemeral = {name: config.materialized == "ephemeral" for name, (_, _, config) in parsed.items()}
+
+    def refs_of(node: str) -> list[str]:
+        return [call.target for rendered in renders.get(node, []) for call in rendered.refs]
+
     models: dict[str, Model] = {}
     for name, (file, _, config) in parsed.items():
         relation = namespace.ref(name)
         assert relation is not None
         text = file.path.read_text(encoding="utf-8")
-        rendered = renderer.render(file.relative, namespace, relation, False)
-        check_model_sql(rendered.sql, [*_declared(rendered, namespace), relation], file.relative, text, suggestions)
-        if config.materialized == "incremental":
-            again = renderer.render(file.relative, namespace, relation, True)
-            check_model_sql(again.sql, [*_declared(again, namespace), relation], file.relative, text, suggestions)
-            rendered.refs.extend(again.refs)
-            rendered.sources.extend(again.sources)
+        inlined = ephemeral_order(name, refs_of, ephemeral)
+        ctes = tuple((cte_name(other), clean_sql(renders[other][0].sql)) for other in inlined)
+        declared = [
+            r for node in [name, *inlined] for rendered in renders[node] for r in _declared(rendered, namespace)
+        ]
+        for rendered in renders[name]:
+            check_model_sql(
+                with_ctes(clean_sql(rendered.sql), ctes), [*declared, relation], file.relative, text, suggestions
+            )
+        rendered = renders[name][0]
         docs = schema_files.models.get(name)
         models[name] = Model(
             name=name,
             path=file.path,
             relative_path=file.relative,
             raw_sql=text,
-            config=config,
+            config=_compiled_hooks(config, renderer, namespace, relation),
             relation=relation,
             description=docs.description if docs else "",
             columns=docs.columns if docs else (),
-            refs=_unique_calls(rendered.refs),
-            sources=_unique_calls(rendered.sources),
-            compiled_sql=clean_sql(rendered.sql),
+            refs=_unique_calls([call for r in renders[name] for call in r.refs]),
+            sources=_unique_calls([call for r in renders[name] for call in r.sources]),
+            compiled_sql=with_ctes(clean_sql(rendered.sql), ctes),
+            ctes=ctes,
         )
     return models
+
+
+def _normalized_keys(config: Mapping[str, Any]) -> dict[str, Any]:
+    """schema.yml configs with dbt's spellings `pre-hook`/`post-hook` as the engine's `pre_hook`/`post_hook`."""
+    return {key.replace("-", "_"): value for key, value in config.items()}
+
+
+def _hooks(
+    levels: Sequence[tuple[Mapping[str, Any], str | None, int | None]], config_lines: Mapping[str, int | None]
+) -> dict[str, tuple[Hook, ...]]:
+    """Hooks add up from the project file down to the model's config(), each kept with where it was written."""
+    found: dict[str, list[Hook]] = {key: [] for key in HOOK_KEYS}
+    for level, path, line in levels:
+        for key in HOOK_KEYS:
+            for statement in hook_list(level.get(key)):
+                where = config_lines.get(key) if level is levels[-1][0] else line
+                if not isinstance(statement, str):
+                    raise ProjectConfigError(f"{key} must be SQL text or a list of it, not {statement!r}", path, where)
+                found[key].append(Hook(statement, path or PROJECT_FILE, where))
+    return {key: tuple(hooks) for key, hooks in found.items()}
+
+
+def _compiled_hooks(
+    config: ModelConfig, renderer: Renderer, namespace: RelationNamespace, this: Relation
+) -> ModelConfig:
+    """The hooks rendered as they run: Jinja in them sees `this`, the model's own relation."""
+
+    def compiled(hooks: tuple[Hook, ...]) -> tuple[Hook, ...]:
+        return tuple(
+            replace(
+                hook, sql=renderer.render_text(hook.sql, namespace, hook.path, hook.line, {"this": this}).sql.strip()
+            )
+            for hook in hooks
+        )
+
+    return replace(config, pre_hook=compiled(config.pre_hook), post_hook=compiled(config.post_hook))
+
+
+def _grants(value: Any, renderer: Renderer, path: str, line: int | None) -> dict[str, tuple[str, ...]]:
+    """dbt's `grants: {select: [role, ...]}`: privileges to roles; a role may be Jinja (`env_var()`)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ProjectConfigError(
+            f"grants must map privileges to roles, e.g. {{select: [analyst]}}, not {value!r}", path, line
+        )
+    grants: dict[str, tuple[str, ...]] = {}
+    for privilege, roles in value.items():
+        if not isinstance(privilege, str) or not re.fullmatch(r"[A-Za-z][A-Za-z ]*", privilege):
+            raise ProjectConfigError(f"grants: {privilege!r} is not a privilege", path, line)
+        names = [roles] if isinstance(roles, str) else roles
+        if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+            raise ProjectConfigError(f"grants.{privilege}: give a role or a list of roles", path, line)
+        rendered = [
+            renderer.render_text(n, _ParseNamespace((), {}), path, line).sql.strip() if "{" in n else n for n in names
+        ]
+        grants[privilege.strip().upper()] = tuple(
+            normalize_identifier(n, f"grants.{privilege} role", path, line) for n in rendered
+        )
+    return grants
 
 
 def _discover(project_dir: Path, folders: tuple[str, ...], suffix: str, names: bool = True) -> list[_File]:
@@ -417,7 +514,10 @@ def _check_config_keys(config: Mapping[str, Any], known: tuple[str, ...], path: 
         raise ProjectConfigError(f"unsupported config {unknown[0]!r}; supported: {', '.join(known)}", path, line)
 
 
-def _model_config(config: Mapping[str, Any], schema: str, path: str, lines: Mapping[str, int | None]) -> ModelConfig:
+def _model_config(
+    config: Mapping[str, Any], schema: str, path: str, lines: Mapping[str, int | None], renderer: Renderer
+) -> ModelConfig:
+    grants = _grants(config.get("grants"), renderer, path, lines.get("grants"))
     materialized = config.get("materialized", "view")
     if materialized not in MATERIALIZATIONS:
         raise ProjectConfigError(
@@ -433,6 +533,9 @@ def _model_config(config: Mapping[str, Any], schema: str, path: str, lines: Mapp
         materialized=materialized,
         schema=schema,
         unique_key=tuple(normalize_identifier(k, "unique_key column", path, lines.get("unique_key")) for k in keys),
+        pre_hook=config.get("pre_hook", ()),
+        post_hook=config.get("post_hook", ()),
+        grants=grants,
     )
 
 
@@ -513,7 +616,13 @@ def _tests(
 ) -> tuple[DataTest, ...]:
     tests: list[DataTest] = []
     for docs in [*schema_files.models.values(), *schema_files.seeds.values()]:
-        if docs.name in nodes:
+        node = nodes.get(docs.name)
+        if isinstance(node, Model) and node.ephemeral and docs.tests:
+            first = docs.tests[0]
+            raise SchemaFileError(
+                f"{docs.name!r} is ephemeral, never built, so it cannot be tested", first.path, first.line
+            )
+        if node is not None:
             tests.extend(_test(declaration, nodes[docs.name], renderer, namespace) for declaration in docs.tests)
     return tuple(tests)
 
@@ -538,6 +647,12 @@ def _singular_tests(
         reads = [call.target for call in _unique_calls(rendered.refs)]
         if not reads:
             raise ProjectConfigError("a singular test must ref() the model or seed it tests", file.relative)
+        for call in rendered.refs:
+            relation = namespace.ref(call.target)
+            if relation is not None and relation.cte is not None:
+                raise ProjectConfigError(
+                    f"{call.target!r} is ephemeral: test the models that read it", file.relative, call.line
+                )
         sql = clean_sql(rendered.sql)
         parse_select(sql, file.relative)
         tests.append(

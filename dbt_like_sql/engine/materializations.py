@@ -1,5 +1,7 @@
 """Build one model: view, table (CREATE OR REPLACE ... AS) or incremental (MERGE on unique_key, else INSERT).
 
+Ephemeral models are not built: they are inlined where they are read (`ephemeral`).
+
 As in dbt: an object of the other kind under the model's name is dropped first; an incremental
 model is built whole the first time, on a full refresh, or when a view stands in its place,
 and otherwise renders with `is_incremental()` true and is merged into the existing table (on
@@ -18,7 +20,7 @@ from typing import Any
 from dbt_like_sql.engine.adapter import SnowflakeAdapter
 from dbt_like_sql.engine.errors import ModelExecutionError, ProjectConfigError, WarehouseError
 from dbt_like_sql.engine.line_map import source_line
-from dbt_like_sql.engine.nodes import ColumnDoc, Model
+from dbt_like_sql.engine.nodes import ColumnDoc, Hook, Model
 from dbt_like_sql.engine.project import Project
 from dbt_like_sql.engine.quoting import comment_literal, quote_identifier
 from dbt_like_sql.engine.results import BuildResult
@@ -31,12 +33,20 @@ _ERROR_LINE = re.compile(r"\bline (\d+) at position\b", re.IGNORECASE)
 
 
 def build_model(adapter: SnowflakeAdapter, project: Project, name: str, full_refresh: bool = False) -> BuildResult:
-    """Build `name` in the warehouse; a refused statement is a ModelExecutionError naming the file."""
+    """Build `name` in the warehouse; a refused statement is a ModelExecutionError naming the file.
+
+    Pre-hooks run first, then the build, then the grants config is applied and post-hooks run.
+    """
     model = project.models[name]
+    if model.ephemeral:
+        raise ProjectConfigError(
+            f"{name!r} is ephemeral: it is inlined where it is read, never built", model.relative_path
+        )
     started = time.monotonic()
     sql = model.compiled_sql
     try:
         adapter.use_schema(model.relation.schema)
+        hooks = _run_hooks(adapter, model, model.config.pre_hook)
         existing = adapter.relation_kind(model.relation)
         incremental = model.config.materialized == "incremental" and existing == "table" and not full_refresh
         sql = project.compile(name, is_incremental=incremental)
@@ -53,6 +63,9 @@ def build_model(adapter: SnowflakeAdapter, project: Project, name: str, full_ref
             present = {column for column, _ in columns}
             adapter.comment_columns(model.relation, {d.name.upper(): d.description for d in _described(model, present)})
         row_count = adapter.row_count(model.relation) if model.config.materialized != "view" else None
+        kind = "view" if model.config.materialized == "view" else "table"
+        grants = adapter.apply_grants(model.relation, kind, model.config.grants)
+        hooks += _run_hooks(adapter, model, model.config.post_hook)
         database = adapter.database()
     except WarehouseError as exc:
         raise ModelExecutionError(
@@ -75,7 +88,22 @@ def build_model(adapter: SnowflakeAdapter, project: Project, name: str, full_ref
         rows_inserted=counts[0],
         rows_updated=counts[1],
         undocumented=tuple(c for c in present if c not in documented),
+        hooks=hooks,
+        grants=grants.statements,
+        grants_applied=grants.applied,
     )
+
+
+def _run_hooks(adapter: SnowflakeAdapter, model: Model, hooks: tuple[Hook, ...]) -> tuple[str, ...]:
+    """Run each hook; one the warehouse refuses names the file and line it was configured at."""
+    for hook in hooks:
+        try:
+            adapter.execute(hook.sql)
+        except WarehouseError as exc:
+            raise ModelExecutionError(
+                f"Snowflake refused a hook of {model.relation.display}: {exc}", hook.path, hook.line
+            ) from exc
+    return tuple(hook.sql for hook in hooks)
 
 
 def _column_list(docs: tuple[ColumnDoc, ...], columns: list[str]) -> str:

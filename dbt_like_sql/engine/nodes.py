@@ -19,13 +19,14 @@ __all__ = [
     "Call",
     "ColumnDoc",
     "DataTest",
+    "Hook",
     "Model",
     "ModelConfig",
     "Seed",
     "SourceTable",
 ]
 
-MATERIALIZATIONS = ("view", "table", "incremental")
+MATERIALIZATIONS = ("view", "table", "incremental", "ephemeral")
 SEVERITIES = ("error", "warn")
 
 
@@ -44,10 +45,22 @@ class Call:
 
 
 @dataclass(frozen=True)
+class Hook:
+    """A statement run before or after a model's build, compiled with `this` when the project loads."""
+
+    sql: str
+    path: str
+    line: int | None
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     materialized: str
     schema: str
     unique_key: tuple[str, ...] = ()
+    pre_hook: tuple[Hook, ...] = ()
+    post_hook: tuple[Hook, ...] = ()
+    grants: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # privilege -> roles
 
 
 @dataclass(frozen=True)
@@ -62,7 +75,12 @@ class Model:
     columns: tuple[ColumnDoc, ...]
     refs: tuple[Call, ...]
     sources: tuple[Call, ...]  # target: "source_name.table_name"
-    compiled_sql: str  # rendered as a first build renders it (is_incremental() false)
+    compiled_sql: str  # rendered as a first build renders it (is_incremental() false), ephemerals inlined
+    ctes: tuple[tuple[str, str], ...] = ()  # the ephemeral models it inlines: (CTE name, their SQL)
+
+    @property
+    def ephemeral(self) -> bool:
+        return self.config.materialized == "ephemeral"
 
 
 @dataclass(frozen=True)
@@ -74,6 +92,7 @@ class Seed:
     description: str
     columns: tuple[ColumnDoc, ...]
     column_types: Mapping[str, str]  # upper-case column name -> Snowflake type, from the project file
+    grants: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from dbt_like_sql.engine.ephemeral import with_ctes
 from dbt_like_sql.engine.graph import Graph
 from dbt_like_sql.engine.nodes import DataTest, Model, Seed, SourceTable
 from dbt_like_sql.engine.quoting import Relation
@@ -65,7 +66,7 @@ class Project:
         if not is_incremental:
             return model.compiled_sql  # rendered this way when the project loaded
         rendered = self.renderer.render(model.relative_path, self.namespace, model.relation, is_incremental)
-        return clean_sql(rendered.sql)
+        return with_ctes(clean_sql(rendered.sql), model.ctes)
 
     def tests_for(self, name: str) -> list[DataTest]:
         return [test for test in self.tests if test.node == name]

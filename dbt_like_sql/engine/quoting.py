@@ -57,6 +57,7 @@ class Relation:
     schema: str
     name: str
     database: str | None = None
+    cte: str | None = None  # an ephemeral model: the name of the CTE it is inlined as
 
     @property
     def identifier(self) -> str:
@@ -68,6 +69,8 @@ class Relation:
         return (self.database, self.schema, self.name) if self.database else (self.schema, self.name)
 
     def __str__(self) -> str:
+        if self.cte is not None:
+            return self.cte
         return ".".join(quote_identifier(part) for part in self.parts)
 
     @property

@@ -27,6 +27,9 @@ class BuildResult:
     rows_inserted: int | None = None
     rows_updated: int | None = None
     undocumented: tuple[str, ...] = ()  # columns the relation has and schema.yml does not describe
+    hooks: tuple[str, ...] = ()  # the pre- and post-hook statements run, in order
+    grants: tuple[str, ...] = ()  # the GRANT/REVOKE statements the grants config needed
+    grants_applied: bool = True  # False: the warehouse has no access control, so they were only compiled
 
     @property
     def qualified_name(self) -> str:

@@ -38,7 +38,7 @@ def plan(project: Project, command: str, selected: Collection[str]) -> list[str 
     """The steps of `command` in order: node names and tests, each test after the nodes it reads."""
     if command not in COMMANDS:
         raise ValueError(f"unknown command {command!r}; use one of {', '.join(COMMANDS)}")
-    ordered = project.order(selected)
+    ordered = [n for n in project.order(selected) if not (n in project.models and project.models[n].ephemeral)]
     nodes = {
         "seed": [n for n in ordered if n in project.seeds],
         "run": [n for n in ordered if n in project.models],

@@ -111,6 +111,7 @@ def load_seed(adapter: SnowflakeAdapter, seed: Seed) -> BuildResult:
             adapter.execute_dml(sql, params)
         descriptions = {d.name.upper(): d.description for d in seed.columns if d.description}
         adapter.comment_columns(seed.relation, {c: t for c, t in descriptions.items() if c in table.columns})
+        grants = adapter.apply_grants(seed.relation, "table", seed.grants)
         database = adapter.database()
     except WarehouseError as exc:
         raise ModelExecutionError(
@@ -129,6 +130,8 @@ def load_seed(adapter: SnowflakeAdapter, seed: Seed) -> BuildResult:
         row_count=len(table.rows),
         rows_inserted=len(table.rows),
         undocumented=tuple(c for c in table.columns if c not in documented),
+        grants=grants.statements,
+        grants_applied=grants.applied,
     )
 
 

@@ -31,6 +31,7 @@ from dbt_like_sql.engine import (
     SnowflakeAdapter,
     SourceTable,
     SqlProjectError,
+    Target,
     build_model,
     load_seed,
     read_seed,
@@ -56,16 +57,16 @@ class SqlModelConfig(dg.Config):
     full_refresh: bool = False  # rebuild an incremental model from scratch; other models are always rebuilt
 
 
-def sql_model_assets(project_dir: Path | None = None) -> list[dg.AssetsDefinition]:
+def sql_model_assets(project_dir: Path | None = None, target: Target | None = None) -> list[dg.AssetsDefinition]:
     """The assets of the SQL project in `project_dir` (default: the platform's own, dbt_like_sql/).
 
     The project is loaded and checked here, so a broken model fails the code location at load
-    time with the file and line at fault.
+    time with the file and line at fault. `target`: the platform's (`platform_target`).
     """
-    project = platform_project(project_dir)
+    project = platform_project(project_dir, target)
     keys = {name: _node_key(project.node(name)) for name in project.graph.nodes}
     seeds = [_seed_asset(project, seed, keys) for seed in project.seeds.values()]
-    models = [_model_asset(project, model, keys) for model in project.models.values()]
+    models = [_model_asset(project, model, keys) for model in project.models.values() if not model.ephemeral]
     return [*seeds, *models]
 
 
@@ -184,13 +185,35 @@ def _result_metadata(result: BuildResult, docs: Sequence[ColumnDoc]) -> dict[str
         metadata["rows_updated"] = result.rows_updated
     if result.undocumented:
         metadata["undocumented_columns"] = dg.MetadataValue.json(list(result.undocumented))
+    if result.hooks:
+        metadata["hooks"] = dg.MetadataValue.md("```sql\n" + ";\n".join(result.hooks) + "\n```")
+    if result.grants:
+        metadata["grants"] = dg.MetadataValue.json(list(result.grants))
+        metadata["grants_applied"] = result.grants_applied
     return metadata
+
+
+def _read_through_ephemerals(project: Project, model: Model) -> tuple[list[str], list[str]]:
+    """The nodes and sources a model reads, with each ephemeral it inlines replaced by what that reads."""
+    nodes: list[str] = []
+    sources: list[str] = []
+    for call in model.refs:
+        parent = project.models.get(call.target)
+        if parent is not None and parent.ephemeral:
+            inner_nodes, inner_sources = _read_through_ephemerals(project, parent)
+            nodes += inner_nodes
+            sources += inner_sources
+        else:
+            nodes.append(call.target)
+    sources += [call.target for call in model.sources]
+    return list(dict.fromkeys(nodes)), list(dict.fromkeys(sources))
 
 
 def _model_asset(project: Project, model: Model, keys: dict[str, dg.AssetKey]) -> dg.AssetsDefinition:
     key = keys[model.name]
-    deps = [keys[call.target] for call in model.refs]
-    deps += [_source_key(project.sources[call.target]) for call in model.sources]
+    nodes, sources = _read_through_ephemerals(project, model)
+    deps = [keys[name] for name in nodes]
+    deps += [_source_key(project.sources[name]) for name in sources]
     deps += _test_parents(project, model.name, keys, deps)
     tests = project.tests_for(model.name)
     where = f"Built as a {model.config.materialized} in {model.relation.display} from `{model.relative_path}`."
@@ -207,7 +230,7 @@ def _model_asset(project: Project, model: Model, keys: dict[str, dg.AssetKey]) -
         },
         check_specs=_check_specs(project, model.name, key, keys),
         automation_condition=_automation(deps),
-        code_version=_digest(model.raw_sql, repr(model.config)),
+        code_version=_digest(model.raw_sql, repr(model.config), *(sql for _, sql in model.ctes)),
     )
     def sql_model(
         context: dg.AssetExecutionContext, config: SqlModelConfig, snowflake: SnowflakeResource
@@ -219,15 +242,15 @@ def _model_asset(project: Project, model: Model, keys: dict[str, dg.AssetKey]) -
             tests,
             lambda adapter: build_model(adapter, project, model.name, full_refresh=config.full_refresh),
             model.columns,
-            raw_tables=[DATASETS[name] for name in _catalogue_sources_read(model) if name in DATASETS],
+            raw_tables=[DATASETS[name] for name in _catalogue_sources_read(sources) if name in DATASETS],
         )
 
     return sql_model
 
 
-def _catalogue_sources_read(model: Model) -> list[str]:
+def _catalogue_sources_read(sources: Sequence[str]) -> list[str]:
     """The datasets whose RAW tables a model reads through source('raw', ...)."""
-    return sorted({call.target.split(".", 1)[1] for call in model.sources if call.target.startswith(f"{RAW_SOURCE}.")})
+    return sorted({source.split(".", 1)[1] for source in sources if source.startswith(f"{RAW_SOURCE}.")})
 
 
 def _seed_asset(project: Project, seed: Seed, keys: dict[str, dg.AssetKey]) -> dg.AssetsDefinition:

@@ -298,3 +298,24 @@ def test_snowflake_keeps_the_descriptions_as_comments(platform: Platform) -> Non
         (model.relation.schema, model.relation.name),
     )
     assert found == [(model.description,)]
+
+
+def test_marts_grant_select_to_the_analyst_role_and_nothing_else_grants(platform: Platform) -> None:
+    """Each mart grants SELECT to the analyst role; staging views, seeds and RAW grant it nothing.
+
+    The local Snowflake has no access control, so the statements are compiled and recorded, not run.
+    """
+    project = platform_project()
+    marts = {name for name, model in project.models.items() if model.relative_path.startswith("models/marts/")}
+    recorded: dict[str, Any] = {}
+    for event in platform.first.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        if "grants" in materialization.metadata:
+            name = materialization.asset_key.path[-1]
+            recorded[name] = (
+                materialization.metadata["grants"].value,
+                materialization.metadata["grants_applied"].value,
+            )
+    assert marts and recorded == {
+        name: ([f'GRANT SELECT ON TABLE "ANALYTICS"."{name.upper()}" TO ROLE "BATON_ANALYST"'], False) for name in marts
+    }

@@ -190,8 +190,8 @@ def test_a_config_schema_that_is_not_an_identifier_is_refused_at_its_line(tmp_pa
 
 
 def test_unknown_materialization_and_config_are_refused(tmp_path: Path) -> None:
-    write_project(tmp_path, {"models/m.sql": "{{ config(materialized='ephemeral') }}\nselect 1 as a"})
-    with pytest.raises(ProjectConfigError, match=r"^models/m.sql:1: materialized='ephemeral' is not one of"):
+    write_project(tmp_path, {"models/m.sql": "{{ config(materialized='snapshot') }}\nselect 1 as a"})
+    with pytest.raises(ProjectConfigError, match=r"^models/m.sql:1: materialized='snapshot' is not one of"):
         load_project(tmp_path)
     write_project(tmp_path, {"models/m.sql": "select 1 as a\n{{ config(persist_docs={'relation': true}) }}"})
     with pytest.raises(ProjectConfigError, match=r"^models/m.sql:2: unsupported config 'persist_docs'"):
