@@ -31,7 +31,9 @@ from dbt_like_sql.engine import (
     run_project,
     select,
 )
+from dbt_like_sql.engine.packages import install_packages
 from dbt_like_sql.engine.project import Project
+from dbt_like_sql.engine.project_file import load_project_file
 from dbt_like_sql.engine.sql_check import parse_select
 from dbt_like_sql.engine.target import Target
 
@@ -49,7 +51,7 @@ def main(argv: Sequence[str] | None = None, connect: Connect | None = None) -> i
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command's arguments, shared with `baton sql`."""
     parser.add_argument(
-        "command", choices=("compile", *COMMANDS, "query"), help="what to do, as the dbt command of that name"
+        "command", choices=("deps", "compile", *COMMANDS, "query"), help="what to do, as the dbt command of that name"
     )
     parser.add_argument("sql", nargs="?", help='query: one SELECT statement, e.g. "select count(*) from RAW.PRICES"')
     parser.add_argument("--limit", type=int, default=50, help="query: rows to print at most (default 50)")
@@ -79,6 +81,8 @@ def run_command(
     """
     if args.command == "query":
         return _query(args, connect)
+    if args.command == "deps":
+        return _deps(args.project_dir)
     if args.sql is not None:
         print(f"error: {args.command} takes no SQL argument (only query does)", file=sys.stderr)
         return 1
@@ -106,6 +110,20 @@ def run_command(
     except (SqlProjectError, WarehouseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def _deps(project_dir: Path) -> int:
+    """Install the local packages packages.yml lists; a Hub or git package is an error naming it."""
+    try:
+        project_file = load_project_file(project_dir.resolve())
+        installed = install_packages(project_dir.resolve(), project_file.packages_install_path)
+    except SqlProjectError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for name, source in installed:
+        print(f"Installed {name} from {source} into {project_file.packages_install_path}/{name}")
+    print(f"{len(installed)} package(s) installed")
+    return 0
 
 
 def _profile_connection(target: Target) -> Connect:

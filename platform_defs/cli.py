@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     deploy.add_argument("--memory", type=int, default=512, help="MB per link")
     deploy.set_defaults(run=_deploy)
 
-    sql = commands.add_parser("sql", help="the SQL models outside Dagster, like dbt: seed|compile|run|test|build")
+    sql = commands.add_parser("sql", help="the SQL models outside Dagster, like dbt: deps|seed|compile|run|test|build|snapshot")
     add_sql_arguments(sql)
     sql.set_defaults(run=_sql)
 
@@ -107,6 +107,8 @@ def _deploy(args: argparse.Namespace) -> int:
 
 def _sql(args: argparse.Namespace) -> int:
     """The SQL project's commands on the Snowflake the platform uses (`BATON_ENV` decides which)."""
+    if args.command == "deps":
+        return run_sql_command(args, None)  # packages are files: no settings or warehouse needed
     import dagster as dg
 
     from platform_defs.datasets import DATASETS

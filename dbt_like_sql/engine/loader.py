@@ -37,6 +37,7 @@ from dbt_like_sql.engine.nodes import (
     Seed,
     SourceTable,
 )
+from dbt_like_sql.engine.packages import installed_packages
 from dbt_like_sql.engine.project import Project, RelationNamespace, clean_sql
 from dbt_like_sql.engine.project_file import (
     HOOK_KEYS,
@@ -117,6 +118,10 @@ def load_project(
     test_files = [f for f in _discover(project_dir, project_file.test_paths, ".sql") if f.folders[:1] != ("generic",)]
     _check_unique_names([*model_files, *seed_files])
     macro_files = {project_file.name: _macro_files(project_dir, project_file)}
+    for package in installed_packages(project_dir, project_file.packages_install_path):
+        if package.name == project_file.name:
+            raise ProjectConfigError(f"a package may not share the project's name {package.name!r}", PROJECT_FILE)
+        macro_files[package.name] = _macro_files(project_dir, package.project, package.path)
     renderer = Renderer(project_dir, project_file.name, project_file.vars, target, macro_files)
     docs_blocks = read_docs_blocks(project_dir, project_file.docs_paths)
     generic_tests = {**dict.fromkeys(TEST_TYPES, "built-in"), **_generic_test_macros(renderer)}
@@ -199,10 +204,11 @@ class _SchemaNames:
         return normalize_identifier(str(value).strip(), what, file.relative, line)
 
 
-def _macro_files(project_dir: Path, project_file: ProjectFile) -> list[str]:
-    """The macro files: `macro-paths`, and generic tests under `<test-path>/generic/`."""
+def _macro_files(project_dir: Path, project_file: ProjectFile, under: str = "") -> list[str]:
+    """The macro files of the project (or of a package installed `under`): `macro-paths`, `<test-path>/generic/`."""
     folders = [*project_file.macro_paths, *(f"{folder}/generic" for folder in project_file.test_paths)]
-    return [file.relative for file in _discover(project_dir, tuple(folders), ".sql", names=False)]
+    prefix = f"{under}/" if under else ""
+    return [file.relative for file in _discover(project_dir, tuple(prefix + f for f in folders), ".sql", names=False)]
 
 
 def _generic_test_macros(renderer: Renderer) -> dict[str, str]:
