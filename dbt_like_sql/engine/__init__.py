@@ -31,6 +31,7 @@ from dbt_like_sql.engine.runner import COMMANDS, StepOutcome, plan, run_project
 from dbt_like_sql.engine.schema_files import SourceDeclaration
 from dbt_like_sql.engine.seeds import load_seed, read_seed
 from dbt_like_sql.engine.selection import select
+from dbt_like_sql.engine.snapshots import Snapshot, run_snapshot
 from dbt_like_sql.engine.target import Target
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "Seed",
     "SeedError",
     "SelectionError",
+    "Snapshot",
     "SnowflakeAdapter",
     "SourceDeclaration",
     "SourceTable",
@@ -69,6 +71,7 @@ __all__ = [
     "plan",
     "read_seed",
     "run_project",
+    "run_snapshot",
     "run_test",
     "select",
 ]

@@ -8,14 +8,15 @@ information_schema for columns, `USE SCHEMA` before statements that need a curre
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from dbt_like_sql.engine.errors import WarehouseError
 from dbt_like_sql.engine.quoting import Relation, comment_literal, quote_identifier
 
-__all__ = ["Grants", "QueryResult", "SnowflakeAdapter"]
+__all__ = ["Grants", "QueryResult", "SnowflakeAdapter", "reported_count"]
 
 QueryResult = tuple[list[str], list[tuple[Any, ...]]]
 
@@ -48,10 +49,10 @@ class SnowflakeAdapter:
             cursor.close()
 
     def execute_dml(self, sql: str, params: Sequence[Any] | None = None) -> int | None:
-        """Run an INSERT and return the driver's row count without fetching the result.
+        """Run an INSERT or UPDATE and return the driver's row count without fetching the result.
 
-        The local stack answers an INSERT with one summary row while announcing as many rows as
-        were inserted, which the connector refuses to fetch; the DB-API row count is the same number.
+        The local stack answers with one summary row while announcing as many rows as were
+        inserted or updated, which the connector refuses to fetch; the DB-API row count is the same number.
         """
         cursor = self._connection.cursor()
         try:
@@ -59,6 +60,19 @@ class SnowflakeAdapter:
             return cursor.rowcount if cursor.rowcount is not None and cursor.rowcount >= 0 else None
         finally:
             cursor.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Statements inside commit together or not at all (the connector's autocommit off, then commit)."""
+        self._connection.autocommit(False)
+        try:
+            yield
+            self._connection.commit()
+        except BaseException:
+            self._connection.rollback()
+            raise
+        finally:
+            self._connection.autocommit(True)
 
     @staticmethod
     def _run(cursor: Any, sql: str, params: Sequence[Any] | None) -> None:
@@ -155,6 +169,17 @@ class SnowflakeAdapter:
         for statement in statements:
             self.execute(statement)
         return Grants(statements, applied=True)
+
+
+def reported_count(names: list[str], rows: list[tuple[Any, ...]], word: str) -> int | None:
+    """The 'number of rows inserted/updated' column of a DML result, when the warehouse reports it.
+
+    The local stack reports NULL rather than 0 when nothing matched.
+    """
+    for index, name in enumerate(names):
+        if word in name.lower() and rows:
+            return int(rows[0][index] or 0)
+    return None
 
 
 def _grant_statements(

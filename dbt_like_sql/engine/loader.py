@@ -44,6 +44,7 @@ from dbt_like_sql.engine.project_file import (
     MODEL_CONFIG_KEYS,
     PROJECT_FILE,
     SEED_CONFIG_KEYS,
+    SNAPSHOT_CONFIG_KEYS,
     ProjectFile,
     hook_list,
     load_project_file,
@@ -58,6 +59,7 @@ from dbt_like_sql.engine.schema_files import (
     SourceDeclaration,
     load_schema_files,
 )
+from dbt_like_sql.engine.snapshots import Snapshot, SnapshotConfig, snapshot_config
 from dbt_like_sql.engine.sql_check import check_model_sql, parse_select
 from dbt_like_sql.engine.target import DEFAULT_TARGET, Target, load_target
 
@@ -116,6 +118,7 @@ def load_project(
     model_files = _discover(project_dir, project_file.model_paths, ".sql")
     seed_files = _discover(project_dir, project_file.seed_paths, ".csv")
     test_files = [f for f in _discover(project_dir, project_file.test_paths, ".sql") if f.folders[:1] != ("generic",)]
+    snapshot_files = _discover(project_dir, project_file.snapshot_paths, ".sql", names=False)
     _check_unique_names([*model_files, *seed_files])
     macro_files = {project_file.name: _macro_files(project_dir, project_file)}
     for package in installed_packages(project_dir, project_file.packages_install_path):
@@ -125,18 +128,27 @@ def load_project(
     renderer = Renderer(project_dir, project_file.name, project_file.vars, target, macro_files)
     docs_blocks = read_docs_blocks(project_dir, project_file.docs_paths)
     generic_tests = {**dict.fromkeys(TEST_TYPES, "built-in"), **_generic_test_macros(renderer)}
-    schema_files = load_schema_files(project_dir, (*project_file.model_paths, *project_file.seed_paths), generic_tests)
+    documented = (*project_file.model_paths, *project_file.seed_paths, *project_file.snapshot_paths)
+    schema_files = load_schema_files(project_dir, documented, generic_tests)
     schema_files = _with_docs(_with_sources(schema_files, sources), renderer, docs_blocks)
     _check_docs_match(schema_files, {f.name for f in model_files}, {f.name for f in seed_files})
     sources = _sources(schema_files)
     renderer.set_graph_sources(_graph_sources(project_file.name, sources))
 
     names = {f.name for f in [*model_files, *seed_files]}
-    parse_namespace = _ParseNamespace(names, sources)
+    parsed_snapshots = _parse_snapshots(snapshot_files, renderer, _ParseNamespace(names, sources))
+    _check_unique_names([*model_files, *seed_files, *(file for file, _ in parsed_snapshots.values())])
+    _check_snapshot_docs(schema_files, set(parsed_snapshots))
+    parse_namespace = _ParseNamespace(names | set(parsed_snapshots), sources)
     schemas = _SchemaNames(renderer, parse_namespace)
     seeds = _seeds(seed_files, project_file, schema_files, schemas)
     parsed = _parse_models(model_files, project_file, schema_files, renderer, parse_namespace, schemas)
+    snapshot_setups = {
+        name: _snapshot_setup(file, first, project_file, schema_files, schemas)
+        for name, (file, first) in parsed_snapshots.items()
+    }
     relations = {name: seed.relation for name, seed in seeds.items()}
+    relations.update({name: relation for name, (_, relation) in snapshot_setups.items()})
     relations.update(
         {
             name: Relation(
@@ -146,12 +158,17 @@ def load_project(
         }
     )
     files = {name: file for name, (file, _, _) in parsed.items()}
-    _check_cycles(seeds, files, {name: first.refs for name, (_, first, _) in parsed.items()})
+    files.update({name: file for name, (file, _) in parsed_snapshots.items()})
+    first_refs = {name: first.refs for name, (_, first, _) in parsed.items()}
+    _check_cycles(seeds, files, {**first_refs, **{name: first.refs for name, (_, first) in parsed_snapshots.items()}})
 
     namespace = RelationNamespace(relations, sources)
-    models = _compile_models(parsed, schema_files, renderer, namespace, _suggestions(relations, sources))
-    graph = _check_cycles(seeds, files, {name: model.refs for name, model in models.items()})
-    tests = _tests(schema_files, {**models, **seeds}, renderer, namespace)
+    suggestions = _suggestions(relations, sources)
+    models = _compile_models(parsed, schema_files, renderer, namespace, suggestions)
+    snapshots = _compile_snapshots(parsed_snapshots, snapshot_setups, schema_files, renderer, namespace, suggestions)
+    all_refs = {name: node.refs for name, node in [*models.items(), *snapshots.items()]}
+    graph = _check_cycles(seeds, files, all_refs)
+    tests = _tests(schema_files, {**models, **seeds, **snapshots}, renderer, namespace)
     tests += _singular_tests(test_files, renderer, namespace, graph)
     _check_test_names(tests)
     return Project(
@@ -160,6 +177,7 @@ def load_project(
         target=target,
         models=models,
         seeds=seeds,
+        snapshots=snapshots,
         sources=sources,
         tests=tests,
         graph=graph,
@@ -256,6 +274,7 @@ def _with_docs(schema_files: SchemaFiles, renderer: Renderer, blocks: Mapping[st
         models={name: node(docs) for name, docs in schema_files.models.items()},
         seeds={name: node(docs) for name, docs in schema_files.seeds.items()},
         sources={key: source(declared) for key, declared in schema_files.sources.items()},
+        snapshots={name: node(docs) for name, docs in schema_files.snapshots.items()},
     )
 
 
@@ -365,6 +384,91 @@ def _compile_models(
     return models
 
 
+def _parse_snapshots(
+    files: Sequence[_File], renderer: Renderer, namespace: _ParseNamespace
+) -> dict[str, tuple[_File, Rendered]]:
+    """First pass over `{% snapshot %}` files: each block's name, config() and calls."""
+    found: dict[str, tuple[_File, Rendered]] = {}
+    for file in files:
+        first = renderer.render(file.relative, namespace, Relation("PARSING", file.name.upper()), False)
+        if first.snapshot is None:
+            raise ProjectConfigError(
+                "a snapshot file holds one {% snapshot name %} ... {% endsnapshot %} block", file.relative
+            )
+        name = first.snapshot
+        normalize_identifier(name, "the snapshot name", file.relative)
+        if name in found:
+            raise ProjectConfigError(f"snapshot {name!r} is also defined in {found[name][0].relative}", file.relative)
+        found[name] = (replace(file, name=name), first)
+    return found
+
+
+def _check_snapshot_docs(schema_files: SchemaFiles, names: set[str]) -> None:
+    for name, entry in schema_files.snapshots.items():
+        if name not in names:
+            raise SchemaFileError(
+                f"snapshot {name!r} is described, but no {{% snapshot %}} block is named so", entry.path
+            )
+
+
+def _snapshot_setup(
+    file: _File, first: Rendered, project_file: ProjectFile, schema_files: SchemaFiles, schemas: _SchemaNames
+) -> tuple[SnapshotConfig, Relation]:
+    """A snapshot's config (project file < schema.yml < config()) and the relation it builds."""
+    docs = schema_files.snapshots.get(file.name)
+    _check_config_keys(docs.config if docs else {}, SNAPSHOT_CONFIG_KEYS, *_docs_location(docs))
+    for key, line in first.config_lines.items():
+        _check_config_keys({key: None}, SNAPSHOT_CONFIG_KEYS, file.relative, line)
+    config = {**project_file.snapshot_config(file.folders, file.name), **(docs.config if docs else {}), **first.config}
+    lines = first.config_lines
+    if config.get("target_schema"):  # dbt's older spelling: the schema as named, no generate_schema_name
+        schema = normalize_identifier(
+            config["target_schema"], "target_schema", file.relative, lines.get("target_schema")
+        )
+    else:
+        schema = schemas(config.get("schema"), file, "snapshot", lines.get("schema"))
+    setup = snapshot_config(config, file.relative, lines)
+    grants = _grants(config.get("grants"), schemas.renderer, file.relative, lines.get("grants"))
+    return replace(setup, grants=grants), Relation(schema, file.name.upper())
+
+
+def _compile_snapshots(
+    parsed: Mapping[str, tuple[_File, Rendered]],
+    setups: Mapping[str, tuple[SnapshotConfig, Relation]],
+    schema_files: SchemaFiles,
+    renderer: Renderer,
+    namespace: RelationNamespace,
+    suggestions: Mapping[tuple[str, str], str],
+) -> dict[str, Snapshot]:
+    snapshots = {}
+    for name, (file, _) in parsed.items():
+        config, relation = setups[name]
+        rendered = renderer.render(file.relative, namespace, relation, False)
+        text = file.path.read_text(encoding="utf-8")
+        check_model_sql(rendered.sql, [*_declared(rendered, namespace), relation], file.relative, text, suggestions)
+        for call in rendered.refs:
+            ref = namespace.ref(call.target)
+            if ref is not None and ref.cte is not None:
+                raise ProjectConfigError(
+                    f"a snapshot cannot read the ephemeral {call.target!r}", file.relative, call.line
+                )
+        docs = schema_files.snapshots.get(name)
+        snapshots[name] = Snapshot(
+            name=name,
+            path=file.path,
+            relative_path=file.relative,
+            raw_sql=text,
+            config=config,
+            relation=relation,
+            description=docs.description if docs else "",
+            columns=docs.columns if docs else (),
+            refs=_unique_calls(rendered.refs),
+            sources=_unique_calls(rendered.sources),
+            compiled_sql=clean_sql(rendered.sql),
+        )
+    return snapshots
+
+
 def _normalized_keys(config: Mapping[str, Any]) -> dict[str, Any]:
     """schema.yml configs with dbt's spellings `pre-hook`/`post-hook` as the engine's `pre_hook`/`post_hook`."""
     return {key.replace("-", "_"): value for key, value in config.items()}
@@ -467,7 +571,7 @@ def _with_sources(schema_files: SchemaFiles, extra: Sequence[SourceDeclaration])
                 declaration.line,
             )
         sources[key] = declaration
-    return SchemaFiles(models=schema_files.models, seeds=schema_files.seeds, sources=sources)
+    return replace(schema_files, sources=sources)
 
 
 def _graph_sources(project_name: str, sources: Mapping[str, SourceTable]) -> dict[str, dict[str, Any]]:
@@ -616,12 +720,12 @@ def _unique_calls(calls: list[Call]) -> tuple[Call, ...]:
 
 def _tests(
     schema_files: SchemaFiles,
-    nodes: Mapping[str, Model | Seed],
+    nodes: Mapping[str, Model | Seed | Snapshot],
     renderer: Renderer,
     namespace: RelationNamespace,
 ) -> tuple[DataTest, ...]:
     tests: list[DataTest] = []
-    for docs in [*schema_files.models.values(), *schema_files.seeds.values()]:
+    for docs in [*schema_files.models.values(), *schema_files.seeds.values(), *schema_files.snapshots.values()]:
         node = nodes.get(docs.name)
         if isinstance(node, Model) and node.ephemeral and docs.tests:
             first = docs.tests[0]
@@ -692,7 +796,7 @@ def _check_test_names(tests: Sequence[DataTest]) -> None:
 
 
 def _test(
-    declaration: DataTestDeclaration, node: Model | Seed, renderer: Renderer, namespace: RelationNamespace
+    declaration: DataTestDeclaration, node: Model | Seed | Snapshot, renderer: Renderer, namespace: RelationNamespace
 ) -> DataTest:
     where = (declaration.path, declaration.line)
     column = normalize_identifier(declaration.column, "the tested column", *where) if declaration.column else None
@@ -749,7 +853,7 @@ def _test_macro(test_type: str) -> str:
 
 def _macro_test(
     declaration: DataTestDeclaration,
-    node: Model | Seed,
+    node: Model | Seed | Snapshot,
     macro: str,
     renderer: Renderer,
     namespace: RelationNamespace,

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
 
-from dbt_like_sql.engine.adapter import SnowflakeAdapter
+from dbt_like_sql.engine.adapter import SnowflakeAdapter, reported_count
 from dbt_like_sql.engine.errors import ModelExecutionError, ProjectConfigError, WarehouseError
 from dbt_like_sql.engine.line_map import source_line
 from dbt_like_sql.engine.nodes import ColumnDoc, Hook, Model
@@ -156,24 +155,13 @@ def _merge_or_insert(
             f"MERGE INTO {model.relation} AS {_DEST} USING (\n{sql}\n) AS {_SOURCE} ON {on}{matched}"
             f" WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({values})"
         )
-        counts = (_count(names, rows, "inserted"), _count(names, rows, "updated"))
+        counts = (reported_count(names, rows, "inserted"), reported_count(names, rows, "updated"))
         action = "merged"
     else:
         inserted = adapter.execute_dml(f"INSERT INTO {model.relation} ({columns}) SELECT {columns} FROM (\n{sql}\n)")
         counts, action = (inserted, None), "inserted"
     adapter.comment_table(model.relation, model.description)
     return action, counts
-
-
-def _count(names: list[str], rows: list[tuple[Any, ...]], word: str) -> int | None:
-    """The 'number of rows inserted/updated' column of a DML result, when the warehouse reports it.
-
-    The local stack reports NULL rather than 0 when nothing matched.
-    """
-    for index, name in enumerate(names):
-        if word in name.lower() and rows:
-            return int(rows[0][index] or 0)
-    return None
 
 
 def _described(model: Model, present: set[str]) -> list[ColumnDoc]:

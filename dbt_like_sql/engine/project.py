@@ -15,6 +15,7 @@ from dbt_like_sql.engine.graph import Graph
 from dbt_like_sql.engine.nodes import DataTest, Model, Seed, SourceTable
 from dbt_like_sql.engine.quoting import Relation
 from dbt_like_sql.engine.render import Renderer
+from dbt_like_sql.engine.snapshots import Snapshot
 from dbt_like_sql.engine.target import Target
 
 __all__ = ["Project", "RelationNamespace", "clean_sql"]
@@ -48,16 +49,17 @@ class Project:
     target: Target
     models: Mapping[str, Model]
     seeds: Mapping[str, Seed]
+    snapshots: Mapping[str, Snapshot]
     sources: Mapping[str, SourceTable]
     tests: tuple[DataTest, ...]
     graph: Graph
     renderer: Renderer
     namespace: RelationNamespace
 
-    def node(self, name: str) -> Model | Seed:
-        found = self.models.get(name) or self.seeds.get(name)
+    def node(self, name: str) -> Model | Seed | Snapshot:
+        found = self.models.get(name) or self.seeds.get(name) or self.snapshots.get(name)
         if found is None:
-            raise KeyError(f"{name!r} is no model or seed of project {self.name!r}")
+            raise KeyError(f"{name!r} is no model, seed or snapshot of project {self.name!r}")
         return found
 
     def compile(self, name: str, is_incremental: bool = False) -> str:
@@ -72,7 +74,7 @@ class Project:
         return [test for test in self.tests if test.node == name]
 
     def order(self, names: Collection[str] | None = None) -> list[str]:
-        """Models and seeds in build order (every node after the nodes it reads)."""
+        """Models, seeds and snapshots in build order (every node after the nodes it reads)."""
         return self.graph.topological(names)
 
 

@@ -1,4 +1,4 @@
-"""seed, run, test and build over a selection, in dependency order, as the dbt commands do.
+"""seed, run, snapshot, test and build over a selection, in dependency order, as the dbt commands do.
 
 `build` runs each test as soon as the nodes it reads are built, and a failing node or a failing
 test of error severity skips everything downstream of it, so a mart is never rebuilt from data
@@ -18,17 +18,18 @@ from dbt_like_sql.engine.nodes import DataTest
 from dbt_like_sql.engine.project import Project
 from dbt_like_sql.engine.results import BuildResult, DataTestResult
 from dbt_like_sql.engine.seeds import load_seed
+from dbt_like_sql.engine.snapshots import run_snapshot
 
 __all__ = ["COMMANDS", "StepOutcome", "plan", "run_project"]
 
-COMMANDS = ("seed", "run", "test", "build")
+COMMANDS = ("seed", "run", "snapshot", "test", "build")
 FAILED = ("error", "fail")
 
 
 @dataclass(frozen=True)
 class StepOutcome:
     name: str
-    kind: str  # seed | model | test
+    kind: str  # seed | model | snapshot | test
     status: str  # success | error | skipped | pass | fail | warn
     message: str
     result: BuildResult | DataTestResult | None = None
@@ -42,6 +43,7 @@ def plan(project: Project, command: str, selected: Collection[str]) -> list[str 
     nodes = {
         "seed": [n for n in ordered if n in project.seeds],
         "run": [n for n in ordered if n in project.models],
+        "snapshot": [n for n in ordered if n in project.snapshots],
         "test": [],
         "build": ordered,
     }[command]
@@ -87,19 +89,21 @@ def run_project(
 def _node_step(
     adapter: SnowflakeAdapter, project: Project, name: str, skipped: set[str], full_refresh: bool
 ) -> StepOutcome:
-    kind = "seed" if name in project.seeds else "model"
+    kind = "seed" if name in project.seeds else "snapshot" if name in project.snapshots else "model"
     if name in skipped:
         return StepOutcome(name, kind, "skipped", f"{name}: skipped, an upstream node or test failed")
     try:
         if kind == "seed":
             result = load_seed(adapter, project.seeds[name])
+        elif kind == "snapshot":
+            result = run_snapshot(adapter, project.snapshots[name])
         else:
             result = build_model(adapter, project, name, full_refresh)
     except SqlProjectError as exc:
         return StepOutcome(name, kind, "error", str(exc))
     rows = f", {result.row_count} rows" if result.row_count is not None else ""
     changed = ""
-    if result.rows_inserted is not None and kind == "model":
+    if result.rows_inserted is not None and kind != "seed":
         changed = f", {result.rows_inserted} inserted"
         changed += f", {result.rows_updated} updated" if result.rows_updated is not None else ""
     return StepOutcome(name, kind, "success", f"{result.action} {result.qualified_name}{rows}{changed}", result)

@@ -10,7 +10,7 @@ column or, without `column_name`, on the model as a whole.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from dbt_like_sql.engine.yaml_lines import line_of, load_yaml
 __all__ = ["TEST_TYPES", "DataTestDeclaration", "NodeDocs", "SchemaFiles", "SourceDeclaration", "load_schema_files"]
 
 TEST_TYPES = ("unique", "not_null", "accepted_values", "relationships")
-_TOP_KEYS = {"version", "models", "seeds", "sources"}
+_TOP_KEYS = {"version", "models", "seeds", "snapshots", "sources"}
 _NODE_KEYS = {"name", "description", "columns", "config", "meta", "docs", "tests", "data_tests"}
 _COLUMN_KEYS = {"name", "description", "tests", "data_tests", "meta", "data_type"}
 _SOURCE_KEYS = {"name", "description", "schema", "database", "tables", "meta"}
@@ -73,6 +73,7 @@ class SchemaFiles:
     models: Mapping[str, NodeDocs]
     seeds: Mapping[str, NodeDocs]
     sources: Mapping[str, SourceDeclaration]  # "source_name.table_name" -> declaration
+    snapshots: Mapping[str, NodeDocs] = field(default_factory=dict)
 
 
 def load_schema_files(
@@ -82,6 +83,7 @@ def load_schema_files(
     tests = generic_tests if generic_tests is not None else dict.fromkeys(TEST_TYPES, "built-in")
     models: dict[str, NodeDocs] = {}
     seeds: dict[str, NodeDocs] = {}
+    snapshots: dict[str, NodeDocs] = {}
     sources: dict[str, SourceDeclaration] = {}
     paths = sorted({p for folder in folders for p in _yaml_files(project_dir / folder)})
     for path in paths:
@@ -96,10 +98,12 @@ def load_schema_files(
             _add_unique(models, _node_docs(entry, relative, line, "model", tests), relative, line, "model")
         for entry, line in _entries(document, "seeds", relative):
             _add_unique(seeds, _node_docs(entry, relative, line, "seed", tests), relative, line, "seed")
+        for entry, line in _entries(document, "snapshots", relative):
+            _add_unique(snapshots, _node_docs(entry, relative, line, "snapshot", tests), relative, line, "snapshot")
         for entry, line in _entries(document, "sources", relative):
             for declaration in _source_tables(entry, relative, line):
                 _add_unique(sources, declaration, relative, declaration.line, "source table")
-    return SchemaFiles(models=models, seeds=seeds, sources=sources)
+    return SchemaFiles(models=models, seeds=seeds, sources=sources, snapshots=snapshots)
 
 
 def _yaml_files(folder: Path) -> list[Path]:

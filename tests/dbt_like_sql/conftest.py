@@ -59,9 +59,8 @@ def write_project(
     """
     root.mkdir(parents=True, exist_ok=True)
     if "dbt_project.yml" not in files:
-        (root / "dbt_project.yml").write_text(
-            f"name: testing\nmodels:\n  +schema: {schema}\nseeds:\n  +schema: {schema}\n"
-        )
+        sections = "".join(f"{section}:\n  +schema: {schema}\n" for section in ("models", "seeds", "snapshots"))
+        (root / "dbt_project.yml").write_text(f"name: testing\n{sections}")
     if schema_as_configured:
         (root / "macros").mkdir(exist_ok=True)
         shutil.copy(PROJECT_DIR / SCHEMA_NAME_MACRO, root / SCHEMA_NAME_MACRO)
