@@ -45,7 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     deploy.add_argument("--memory", type=int, default=512, help="MB per link")
     deploy.set_defaults(run=_deploy)
 
-    sql = commands.add_parser("sql", help="the SQL models outside Dagster, like dbt: deps|seed|compile|run|test|build|snapshot")
+    sql = commands.add_parser(
+        "sql", help="the SQL models outside Dagster, like dbt: deps|seed|compile|run|test|build|snapshot"
+    )
     add_sql_arguments(sql)
     sql.set_defaults(run=_sql)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dagster as dg
 
 from platform_defs.assets import dataset_assets
-from platform_defs.assets.sql_models import MARTS_GROUP, SEEDS_GROUP, sql_model_assets
+from platform_defs.assets.sql_models import SQL_GROUPS, sql_model_assets
 from platform_defs.automation import JOBS, SCHEDULES, SENSORS, SQL_MODELS_JOB
 from platform_defs.chain_health import chain_health_checks
 from platform_defs.datasets import DATASETS
@@ -27,7 +27,7 @@ assets = [
 # Declarative automation: the SQL models refresh when the warehouse tables they read are loaded.
 sql_models_automation = dg.AutomationConditionSensorDefinition(
     "sql_models_automation",
-    target=dg.AssetSelection.groups(MARTS_GROUP, SEEDS_GROUP),
+    target=dg.AssetSelection.groups(*SQL_GROUPS),
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 

@@ -225,7 +225,8 @@ def _update(
             closed = (closed or 0) + (gone or 0)
         opened = adapter.execute_dml(
             f"INSERT INTO {table} ({columns}, DBT_SCD_ID, DBT_UPDATED_AT, DBT_VALID_FROM, DBT_VALID_TO)\n"
-            f"SELECT {values}, {_scd_id(config, stamp)}, {stamp}, {stamp}, CAST(NULL AS TIMESTAMP_NTZ)\nFROM (\n{sql}\n) AS s\n"
+            f"SELECT {values}, {_scd_id(config, stamp)}, {stamp}, {stamp}, CAST(NULL AS TIMESTAMP_NTZ)\n"
+            f"FROM (\n{sql}\n) AS s\n"
             f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS cur WHERE {same_key} AND cur.DBT_VALID_TO IS NULL)"
         )
     return opened, closed

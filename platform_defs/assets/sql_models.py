@@ -1,4 +1,4 @@
-"""The SQL project as Dagster assets: one asset per model and seed, one asset check per schema.yml test.
+"""The SQL project as Dagster assets: one asset per model, seed and snapshot, one asset check per data test.
 
 A model's asset key is its schema and name (["analytics", "dim_instrument"]); it depends on the
 models and seeds it ref()s and, for each source() it reads, on the platform's warehouse asset
@@ -28,6 +28,7 @@ from dbt_like_sql.engine import (
     Model,
     Project,
     Seed,
+    Snapshot,
     SnowflakeAdapter,
     SourceTable,
     SqlProjectError,
@@ -35,16 +36,19 @@ from dbt_like_sql.engine import (
     build_model,
     load_seed,
     read_seed,
+    run_snapshot,
     run_test,
 )
 from platform_defs.datasets import DATASETS, Dataset
 from platform_defs.sql_sources import RAW_SOURCE, platform_project
 from platform_defs.warehouse import ensure_tables
 
-__all__ = ["MARTS_GROUP", "SEEDS_GROUP", "SqlModelConfig", "sql_model_assets"]
+__all__ = ["MARTS_GROUP", "SEEDS_GROUP", "SNAPSHOTS_GROUP", "SQL_GROUPS", "SqlModelConfig", "sql_model_assets"]
 
 MARTS_GROUP = "marts"
 SEEDS_GROUP = "seeds"
+SNAPSHOTS_GROUP = "snapshots"
+SQL_GROUPS = (SEEDS_GROUP, SNAPSHOTS_GROUP, MARTS_GROUP)  # every asset of the SQL project
 
 # Warehouse assets partitioned by day: a model reads all their partitions, most of which (the
 # history back to 2024) may never be loaded, so "a dependency is missing" must not hold it back.
@@ -67,10 +71,11 @@ def sql_model_assets(project_dir: Path | None = None, target: Target | None = No
     keys = {name: _node_key(project.node(name)) for name in project.graph.nodes}
     seeds = [_seed_asset(project, seed, keys) for seed in project.seeds.values()]
     models = [_model_asset(project, model, keys) for model in project.models.values() if not model.ephemeral]
-    return [*seeds, *models]
+    snapshots = [_snapshot_asset(project, snapshot, keys) for snapshot in project.snapshots.values()]
+    return [*seeds, *snapshots, *models]
 
 
-def _node_key(node: Model | Seed) -> dg.AssetKey:
+def _node_key(node: Model | Seed | Snapshot) -> dg.AssetKey:
     return dg.AssetKey([node.relation.schema.lower(), node.name])
 
 
@@ -193,13 +198,13 @@ def _result_metadata(result: BuildResult, docs: Sequence[ColumnDoc]) -> dict[str
     return metadata
 
 
-def _read_through_ephemerals(project: Project, model: Model) -> tuple[list[str], list[str]]:
+def _read_through_ephemerals(project: Project, model: Model | Snapshot) -> tuple[list[str], list[str]]:
     """The nodes and sources a model reads, with each ephemeral it inlines replaced by what that reads."""
     nodes: list[str] = []
     sources: list[str] = []
     for call in model.refs:
         parent = project.models.get(call.target)
-        if parent is not None and parent.ephemeral:
+        if parent is not None and parent.ephemeral:  # a snapshot never reads one: the loader refuses it
             inner_nodes, inner_sources = _read_through_ephemerals(project, parent)
             nodes += inner_nodes
             sources += inner_sources
@@ -246,6 +251,45 @@ def _model_asset(project: Project, model: Model, keys: dict[str, dg.AssetKey]) -
         )
 
     return sql_model
+
+
+def _snapshot_asset(project: Project, snapshot: Snapshot, keys: dict[str, dg.AssetKey]) -> dg.AssetsDefinition:
+    """A snapshot's asset: each materialisation records what changed in its query since the last."""
+    key = keys[snapshot.name]
+    nodes, sources = _read_through_ephemerals(project, snapshot)
+    deps = [keys[name] for name in nodes] + [_source_key(project.sources[name]) for name in sources]
+    deps += _test_parents(project, snapshot.name, keys, deps)
+    tests = project.tests_for(snapshot.name)
+    config = snapshot.config
+    where = (
+        f"A {config.strategy} snapshot on {', '.join(k.lower() for k in config.unique_key)} in "
+        f"{snapshot.relation.display} from `{snapshot.relative_path}`: one row per version, "
+        "valid from dbt_valid_from until dbt_valid_to (null: the current one)."
+    )
+
+    @dg.asset(
+        key=key,
+        group_name=SNAPSHOTS_GROUP,
+        deps=deps,
+        kinds={"snowflake", "sql"},
+        description=f"{snapshot.description}\n\n{where}" if snapshot.description else where,
+        metadata={"dagster/column_schema": _column_schema(snapshot.columns), "materialized": "snapshot"},
+        check_specs=_check_specs(project, snapshot.name, key, keys),
+        automation_condition=_automation(deps),
+        code_version=_digest(snapshot.raw_sql, repr(config)),
+    )
+    def sql_snapshot(context: dg.AssetExecutionContext, snowflake: SnowflakeResource) -> dg.MaterializeResult:
+        return _build_and_test(
+            context,
+            snowflake,
+            project,
+            tests,
+            lambda adapter: run_snapshot(adapter, snapshot),
+            snapshot.columns,
+            raw_tables=[DATASETS[name] for name in _catalogue_sources_read(sources) if name in DATASETS],
+        )
+
+    return sql_snapshot
 
 
 def _catalogue_sources_read(sources: Sequence[str]) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from platform_defs.assets.sql_models import MARTS_GROUP, SEEDS_GROUP
+from platform_defs.assets.sql_models import SQL_GROUPS
 from platform_defs.datasets import DATASETS, Dataset
 
 __all__ = ["JOBS", "SQL_MODELS_JOB", "lineage_job", "lineage_keys"]
@@ -43,6 +43,6 @@ def lineage_job(dataset_name: str) -> dg.UnresolvedAssetJobDefinition:
 
 SQL_MODELS_JOB = dg.define_asset_job(
     "sql_models",
-    selection=dg.AssetSelection.groups(SEEDS_GROUP, MARTS_GROUP),
-    description="Every seed and SQL model, with its tests, in dependency order (like `baton sql build`).",
+    selection=dg.AssetSelection.groups(*SQL_GROUPS),
+    description="Every seed, snapshot and SQL model, with its tests, in dependency order (like `baton sql build`).",
 )

@@ -25,6 +25,7 @@ from dbt_like_sql import PROJECT_DIR
 from dbt_like_sql.engine import SnowflakeAdapter
 from local_stack.stack import LocalStack
 from platform_defs.assets import dataset_assets
+from platform_defs.assets.sql_models import SQL_GROUPS as SQL_ASSET_GROUPS
 from platform_defs.assets.sql_models import sql_model_assets
 from platform_defs.chain_clients import lambda_client
 from platform_defs.datasets import DATASETS
@@ -45,7 +46,7 @@ DATE_COLUMNS = {
     "instruments": "listed_on",
     "corporate_actions": "ex_date",
 }
-SQL_GROUPS = dg.AssetSelection.groups("seeds", "marts")
+SQL_GROUPS = dg.AssetSelection.groups(*SQL_ASSET_GROUPS)
 
 
 @dataclass(frozen=True)
