@@ -15,11 +15,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import jinja2
+import jinja2.sandbox
 from jinja2 import nodes
+from jinja2.compiler import CodeGenerator, Frame, MacroRef
 
 from dbt_like_sql.engine.errors import ProjectConfigError, TemplateError
 
-__all__ = ["MacroDefinition", "MacroLibrary", "MacroReturn"]
+__all__ = ["MacroDefinition", "MacroLibrary", "MacroReturn", "TemplateEnvironment"]
 
 
 class MacroReturn(Exception):
@@ -27,6 +29,41 @@ class MacroReturn(Exception):
 
     def __init__(self, value: Any) -> None:
         self.value = value
+
+
+class ReturningMacro(jinja2.runtime.Macro):
+    """A macro from which `return(value)` hands back `value` to its own caller.
+
+    Every macro a template defines is one, so a macro calling another of the same file (which
+    Jinja binds directly, not through the context) still gets that macro's value, not its own.
+    """
+
+    def _invoke(self, arguments: list[Any], autoescape: bool) -> Any:
+        try:
+            return super()._invoke(arguments, autoescape)
+        except MacroReturn as returned:
+            return returned.value
+
+
+class _ReturningCodeGenerator(CodeGenerator):
+    def macro_def(self, macro_ref: MacroRef, frame: Frame) -> None:
+        """Jinja's macro definition, building `environment.macro_class` instead of its own Macro."""
+        arg_tuple = ", ".join(repr(x.name) for x in macro_ref.node.args)
+        name = getattr(macro_ref.node, "name", None)
+        if len(macro_ref.node.args) == 1:
+            arg_tuple += ","
+        self.write(
+            f"environment.macro_class(environment, macro, {name!r}, ({arg_tuple}),"
+            f" {macro_ref.accesses_kwargs!r}, {macro_ref.accesses_varargs!r},"
+            f" {macro_ref.accesses_caller!r}, context.eval_ctx.autoescape)"
+        )
+
+
+class TemplateEnvironment(jinja2.sandbox.SandboxedEnvironment):
+    """The sandboxed environment the project's files render in, with dbt's `return()` for macros."""
+
+    code_generator_class = _ReturningCodeGenerator
+    macro_class = ReturningMacro
 
 
 @dataclass(frozen=True)
@@ -85,23 +122,12 @@ class MacroLibrary:
                 module = self._env.get_template(path).make_module(vars=scope, shared=True)
                 for name, definition in self.definitions[package].items():
                     if definition.path == path:
-                        macros[name] = _returning(getattr(module, name))
+                        macros[name] = getattr(module, name)
         namespaces = {package: SimpleNamespace(**macros) for package, macros in bound.items()}
         for package, scope in scopes.items():
             scope.update(namespaces)  # a package calls another as `other.macro()`, as in dbt
             scope.update(bound[package])  # and its own macros by name
         return {**namespaces, **bound.get(self.root, {})}
-
-
-def _returning(macro: jinja2.runtime.Macro) -> Callable[..., Any]:
-    def call(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return macro(*args, **kwargs)
-        except MacroReturn as returned:
-            return returned.value
-
-    call.__name__ = macro.name
-    return call
 
 
 def _macros_in(env: jinja2.Environment, path: str, package: str) -> list[MacroDefinition]:

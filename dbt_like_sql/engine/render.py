@@ -22,7 +22,7 @@ import jinja2.sandbox
 
 from dbt_like_sql.engine.blocks import SNAPSHOT_NAME, SnapshotBlocks, TestBlocks
 from dbt_like_sql.engine.errors import SqlProjectError, TemplateError, UnknownRefError, UnknownSourceError
-from dbt_like_sql.engine.macros import MacroLibrary, MacroReturn
+from dbt_like_sql.engine.macros import MacroLibrary, MacroReturn, TemplateEnvironment
 from dbt_like_sql.engine.nodes import Call
 from dbt_like_sql.engine.quoting import Relation
 from dbt_like_sql.engine.target import Target, env_var_function
@@ -72,7 +72,7 @@ class Renderer:
         self._vars = dict(variables)
         self.target = target
         self._graph = {"sources": dict(graph_sources or {})}
-        self._env = jinja2.sandbox.SandboxedEnvironment(
+        self._env = TemplateEnvironment(
             loader=jinja2.FileSystemLoader(str(project_dir), followlinks=True),
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
