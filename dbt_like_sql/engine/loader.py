@@ -198,14 +198,13 @@ class _SchemaNames:
 
     def __init__(self, renderer: Renderer, namespace: _ParseNamespace) -> None:
         self.renderer = renderer
-        self._renderer = renderer
         self._namespace = namespace
         self._macro = renderer.macros.find("generate_schema_name")
 
     def __call__(self, custom: Any, file: _File, resource_type: str, line: int | None) -> str:
         if custom is not None and not isinstance(custom, str):
             raise ProjectConfigError(f"schema must be a name, not {custom!r}", file.relative, line)
-        target_schema = self._renderer.target.schema
+        target_schema = self.renderer.target.schema
         if self._macro is None:
             schema = target_schema if not custom else f"{target_schema}_{custom.strip()}"
             return normalize_identifier(schema, "schema", file.relative, line)
@@ -215,7 +214,7 @@ class _SchemaNames:
             "path": file.relative,
             "original_file_path": file.relative,
         }
-        value, _ = self._renderer.call_macro(
+        value, _ = self.renderer.call_macro(
             "generate_schema_name", {"custom_schema_name": custom, "node": node}, self._namespace, file.relative, line
         )
         what = f"the schema generate_schema_name ({self._macro.location}) gave"

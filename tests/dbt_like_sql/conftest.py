@@ -26,6 +26,25 @@ from platform_defs.settings import load_settings
 SCHEMA_NAME_MACRO = "macros/generate_schema_name.sql"
 
 
+def local_snowflake_output(schema_variable: str) -> str:
+    """A profiles.yml output (indented under `outputs: <name>:`) reaching the local Snowflake through
+    the variables the local stack exports; the schema is read from `schema_variable`."""
+    return LOCAL_SNOWFLAKE_OUTPUT.replace("SCHEMA_VARIABLE", schema_variable)
+
+
+LOCAL_SNOWFLAKE_OUTPUT = """      type: snowflake
+      account: "{{ env_var('SNOWFLAKE_ACCOUNT') }}"
+      user: "{{ env_var('SNOWFLAKE_USER') }}"
+      password: "{{ env_var('SNOWFLAKE_PASSWORD') }}"
+      database: "{{ env_var('SNOWFLAKE_DATABASE') }}"
+      warehouse: "{{ env_var('SNOWFLAKE_WAREHOUSE') }}"
+      schema: "{{ env_var('SCHEMA_VARIABLE') }}"
+      host: "{{ env_var('SNOWFLAKE_HOST') }}"
+      port: "{{ env_var('SNOWFLAKE_PORT') }}"
+      protocol: "{{ env_var('SNOWFLAKE_PROTOCOL') }}"
+"""
+
+
 @pytest.fixture(scope="session")
 def snowflake(local_stack: LocalStack) -> Iterator[SnowflakeResource]:
     """The platform's Snowflake resource, initialised (the local one creates its database)."""

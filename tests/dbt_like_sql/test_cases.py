@@ -15,6 +15,7 @@ from dagster_snowflake import SnowflakeResource
 
 from dbt_like_sql.engine import SnowflakeAdapter
 from platform_defs.cli import main as baton
+from tests.dbt_like_sql.conftest import local_snowflake_output
 
 CASES = Path(__file__).parent / "cases"
 
@@ -23,17 +24,7 @@ jaffle:
   target: local
   outputs:
     local:
-      type: snowflake
-      account: "{{ env_var('SNOWFLAKE_ACCOUNT') }}"
-      user: "{{ env_var('SNOWFLAKE_USER') }}"
-      password: "{{ env_var('SNOWFLAKE_PASSWORD') }}"
-      database: "{{ env_var('SNOWFLAKE_DATABASE') }}"
-      warehouse: "{{ env_var('SNOWFLAKE_WAREHOUSE') }}"
-      schema: "{{ env_var('JAFFLE_SCHEMA') }}"
-      host: "{{ env_var('SNOWFLAKE_HOST') }}"
-      port: "{{ env_var('SNOWFLAKE_PORT') }}"
-      protocol: "{{ env_var('SNOWFLAKE_PROTOCOL') }}"
-"""
+""" + local_snowflake_output("JAFFLE_SCHEMA")
 
 
 def test_the_fixture_project_builds_with_every_feature(

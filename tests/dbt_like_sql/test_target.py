@@ -12,7 +12,7 @@ from dagster_snowflake import SnowflakeResource
 from dbt_like_sql.cli import main
 from dbt_like_sql.engine import ProjectConfigError, SnowflakeAdapter, Target, load_project
 from platform_defs.cli import main as baton
-from tests.dbt_like_sql.conftest import write_project
+from tests.dbt_like_sql.conftest import local_snowflake_output, write_project
 
 PROJECT = {
     "dbt_project.yml": """
@@ -55,7 +55,8 @@ def test_a_project_macro_named_generate_schema_name_decides_instead(tmp_path: Pa
     assert prod.models["stg_orders"].relation.display == "ANALYTICS.STG_ORDERS"
 
 
-PROFILES = """
+PROFILES = (
+    """
 shop:
   target: dev
   outputs:
@@ -68,18 +69,11 @@ shop:
       warehouse: DEV_WH
       schema: DEV_ANN
     local:
-      type: snowflake
-      account: "{{ env_var('SNOWFLAKE_ACCOUNT') }}"
-      user: "{{ env_var('SNOWFLAKE_USER') }}"
-      password: "{{ env_var('SNOWFLAKE_PASSWORD') }}"
-      database: "{{ env_var('SNOWFLAKE_DATABASE') }}"
-      warehouse: "{{ env_var('SNOWFLAKE_WAREHOUSE') }}"
-      schema: "{{ env_var('SHOP_SCHEMA') }}"
-      host: "{{ env_var('SNOWFLAKE_HOST') }}"
-      port: "{{ env_var('SNOWFLAKE_PORT') }}"
-      protocol: "{{ env_var('SNOWFLAKE_PROTOCOL') }}"
-      threads: 4
 """
+    + local_snowflake_output("SHOP_SCHEMA")
+    + """      threads: 4
+"""
+)
 
 
 def test_profiles_are_read_as_dbt_reads_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
