@@ -21,10 +21,12 @@ demo: $(STAMP)  ## the main job on the embedded local stack, end to end
 dev: $(STAMP)  ## the local stack plus the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/baton dev
 
-test: $(STAMP)  ## the default (fast) test run
+test: $(STAMP)  ## the default (fast) test run (installs Debian's PostgreSQL first if it is missing)
+	.ci/postgres-setup
 	$(BIN)/python -m pytest
 
 test-all: $(STAMP)  ## every test but the browser one (make test-e2e), slow ones included
+	.ci/postgres-setup
 	$(BIN)/python -m pytest -m 'not e2e'
 
 test-e2e: $(STAMP)  ## the Dagster UI in headless chromium (installs chromium and the e2e extra first)

@@ -32,6 +32,11 @@ def add_commands(commands: Any) -> None:
     actions = stack.add_subparsers(required=True, metavar="ACTION")
     up = actions.add_parser("up", help="start every service not yet running (idempotent)")
     _add_port_options(up)
+    up.add_argument(
+        "--with-postgres",
+        action="store_true",
+        help="also PostgreSQL on 127.0.0.1 (port $BATON_POSTGRES_PORT or 5433) as Dagster's storage; SQLite otherwise",
+    )
     up.set_defaults(run=_reporting(_stack_up))
     actions.add_parser("down", help="stop exactly the processes `up` started").set_defaults(run=_reporting(_stack_down))
     status = actions.add_parser("status", help="each service's health; exit 1 unless all are healthy")
@@ -79,7 +84,7 @@ def _stack(args: argparse.Namespace) -> LocalStack:
 
 def _stack_up(args: argparse.Namespace) -> int:
     stack = _stack(args)
-    stack.up()
+    stack.up(with_postgres=args.with_postgres)
     return _print_status(stack)
 
 

@@ -27,6 +27,7 @@ from urllib.parse import urlparse
 
 import boto3
 
+from local_stack.postgres import DATABASE, LocalPostgres, PostgresError
 from local_stack.services import SERVICES, ServiceSpec, service_named
 from platform_defs.instance_config import write_dagster_home
 
@@ -52,6 +53,9 @@ LOCAL_CREDENTIALS = {
 
 
 DEPLOYMENT = "local"
+POSTGRES_PORT_VARIABLE = "BATON_POSTGRES_PORT"
+POSTGRES_DEFAULT_PORT = 5433
+"""Not 5432, which a system PostgreSQL may hold."""
 VENDOR = "markets"
 """The built-in vendor: the local vendor API serves its datasets."""
 VENDOR_SECRET_PARAMETER = f"/baton/{DEPLOYMENT}/secrets/{VENDOR}"
@@ -128,8 +132,11 @@ class LocalStack:
         """The recorded services whose processes are still ours and alive."""
         return {name: svc for name, svc in self._read_state().items() if _is_ours(svc)}
 
-    def up(self, timeout: float = 60.0) -> dict[str, RunningService]:
-        """Start every service that is not already running and healthy; return all of them."""
+    def up(self, timeout: float = 60.0, with_postgres: bool = False) -> dict[str, RunningService]:
+        """Start every service that is not already running and healthy; return all of them.
+
+        With `with_postgres`, PostgreSQL too, and the Dagster home's storage points at it.
+        """
         self.home.mkdir(parents=True, exist_ok=True)
         with self._locked():
             services = self.running()
@@ -146,7 +153,9 @@ class LocalStack:
                 self._write_state(services)
                 self._wait_healthy(svc, process, timeout)
             self._restore_secrets(services)
-            write_dagster_home(self.dagster_home)
+            if with_postgres:
+                self._start_postgres()
+            write_dagster_home(self.dagster_home, environ=self._postgres_environment())
             return services
 
     def down(self, timeout: float = 15.0) -> list[str]:
@@ -158,6 +167,8 @@ class LocalStack:
                 if _is_ours(svc):
                     _terminate(svc, timeout)
                     stopped.append(svc.name)
+            if self.postgres.stop():
+                stopped.append("postgres")
             self.state_file.unlink(missing_ok=True)
             return stopped
 
@@ -171,6 +182,9 @@ class LocalStack:
             else:
                 state = "healthy" if _healthy(svc.health_url) else "unhealthy"
                 statuses.append(ServiceStatus(spec.name, state, svc.url, svc.pid))
+        port = self.postgres.port()
+        if port is not None:  # started only on request (`--with-postgres`), so listed only while it runs
+            statuses.append(ServiceStatus("postgres", "healthy", f"postgresql://{HOST}:{port}/{DATABASE}", None))
         return statuses
 
     def environment(self) -> dict[str, str]:
@@ -198,6 +212,7 @@ class LocalStack:
             "SNOWFLAKE_HOST": str(snowflake.hostname),
             "SNOWFLAKE_PORT": str(snowflake.port),
             "SNOWFLAKE_PROTOCOL": snowflake.scheme,
+            **self._postgres_environment(),
         }
 
     def vendor_api_key(self) -> str:
@@ -208,6 +223,26 @@ class LocalStack:
             path.touch(mode=0o600)
             path.write_text(secrets.token_urlsafe(24))
         return path.read_text().strip()
+
+    @property
+    def postgres(self) -> LocalPostgres:
+        """Dagster's PostgreSQL storage, when started with `up(with_postgres=True)`; SQLite otherwise."""
+        return LocalPostgres(self.home)
+
+    def _postgres_environment(self) -> dict[str, str]:
+        return self.postgres.environment() if self.postgres.port() is not None else {}
+
+    def _start_postgres(self) -> None:
+        spec_port = self._environ.get(POSTGRES_PORT_VARIABLE, str(POSTGRES_DEFAULT_PORT))
+        if not spec_port.isdigit():
+            raise StackError(f"{POSTGRES_PORT_VARIABLE}={spec_port!r} is not a port number")
+        port = self._ports.get("postgres", int(spec_port)) or _free_port()
+        if self.postgres.port() is None and not _port_free(port):
+            raise StackError(f"port {port} for PostgreSQL is in use; choose another with {POSTGRES_PORT_VARIABLE}=PORT")
+        try:
+            self.postgres.start(port)
+        except PostgresError as exc:
+            raise StackError(str(exc)) from exc
 
     @property
     def dagster_home(self) -> Path:

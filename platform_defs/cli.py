@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dbt_like_sql import PROJECT_DIR
@@ -83,6 +84,17 @@ def _parser() -> argparse.ArgumentParser:
     put.add_argument("vendor")
     put.set_defaults(run=_secrets_set)
 
+    instance = commands.add_parser(
+        "instance", help="write $DAGSTER_HOME/dagster.yaml: storage and run launcher from DAGSTER_PG_* and BATON_RUN_*"
+    )
+    instance.add_argument("--home", type=Path, help="the Dagster home (default: $DAGSTER_HOME)")
+    instance.set_defaults(run=_instance)
+
+    capacity = commands.add_parser(
+        "capacity", help="how many chains AWS's default quotas allow at once, which binds first, and how to go 10x/100x"
+    )
+    capacity.set_defaults(run=_capacity)
+
     for plugin in entry_points(group=COMMANDS_ENTRY_POINT):
         plugin.load()(commands)
     return parser
@@ -104,6 +116,34 @@ def _deploy(args: argparse.Namespace) -> int:
     )
     verb = "created" if result.created else "updated"
     print(f"{verb} {result.function_name} ({result.zip_bytes} bytes, sha256 {result.code_sha256})")
+    return 0
+
+
+def _instance(args: argparse.Namespace) -> int:
+    """The instance config each container writes at start (infra/entrypoint.sh), from its own environment."""
+    import os
+
+    from platform_defs.instance_config import InstanceConfigError, write_dagster_home
+
+    home = args.home or (Path(os.environ["DAGSTER_HOME"]) if os.environ.get("DAGSTER_HOME") else None)
+    if home is None:
+        print("baton: DAGSTER_HOME is not set and no --home was given: where should dagster.yaml go?", file=sys.stderr)
+        return 1
+    try:
+        path = write_dagster_home(home) / "dagster.yaml"
+    except InstanceConfigError as exc:
+        print(f"baton: {exc}", file=sys.stderr)
+        return 1
+    storage = "PostgreSQL" if os.environ.get("DAGSTER_PG_HOST") else "SQLite"
+    runs = "ECS tasks" if os.environ.get("BATON_RUN_TASK_DEFINITION") else "subprocesses"
+    print(f"wrote {path}: storage in {storage}, runs in {runs}")
+    return 0
+
+
+def _capacity(args: argparse.Namespace) -> int:
+    from platform_defs.capacity import main as print_capacity
+
+    print_capacity()
     return 0
 
 
