@@ -788,7 +788,7 @@ SCALE_UPS: tuple[Scenario, ...] = (
         (
             "Parameter Store higher throughput (paid per API interaction)",
             "Lambda concurrent executions 10,000 (Service Quotas request)",
-            "checkpoint_seconds 300 (3 commits a 900 s link)",
+            "BATON_CHECKPOINT_SECONDS 300 (3 commits a 900 s link)",
             "max_concurrent_runs 20 and Fargate 20 vCPU, for the start runs",
         ),
         _RELAY_10X_QUOTAS,

@@ -25,6 +25,7 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
+from lambda_workers.events import DEFAULT_CHECKPOINT_SECONDS
 from platform_defs.dataset_spec import VendorEndpoint
 
 __all__ = [
@@ -92,6 +93,8 @@ class ChainSettings:
     function_name: str
     role_arn: str
     vendors: Mapping[str, VendorEndpoint]
+    checkpoint_seconds: float = DEFAULT_CHECKPOINT_SECONDS
+    """How often a link commits its cursor: each commit is a Parameter Store write, a kill loses at most this."""
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,7 @@ def load_settings(environ: Mapping[str, str] | None = None, vendors: Collection[
         chains=ChainSettings(
             function_name=env.get("BATON_CHAIN_FUNCTION", "baton-chain"),
             role_arn=env["BATON_CHAIN_ROLE_ARN"],
+            checkpoint_seconds=_checkpoint_seconds(env),
             vendors={
                 vendor: VendorEndpoint(
                     base_url=_http_url(env, vendor_variable(vendor, "BASE_URL")),
@@ -200,6 +204,21 @@ def load_settings(environ: Mapping[str, str] | None = None, vendors: Collection[
             connection_args=_snowflake_endpoint(env),
         ),
     )
+
+
+def _checkpoint_seconds(env: Mapping[str, str]) -> float:
+    value = env.get("BATON_CHECKPOINT_SECONDS", "").strip()
+    if not value:
+        return DEFAULT_CHECKPOINT_SECONDS
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds <= 900:
+        raise ConfigurationError(
+            f"BATON_CHECKPOINT_SECONDS={value!r} is not a number of seconds above 0 and at most 900 (a link's longest)"
+        )
+    return seconds
 
 
 def _http_url(env: Mapping[str, str], variable: str) -> str:

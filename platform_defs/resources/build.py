@@ -32,6 +32,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             function_name=settings.chains.function_name,
             deployment=settings.deployment,
             region_name=settings.aws.region,
+            checkpoint_seconds=settings.chains.checkpoint_seconds,
             vendor_base_urls={name: vendor.base_url for name, vendor in vendors.items()},
             vendor_secret_parameters={name: vendor.secret_parameter for name, vendor in vendors.items()},
         ),

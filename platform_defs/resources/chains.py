@@ -30,7 +30,7 @@ from lambda_workers.chain.fence import LinkFence, LinkHeldError
 from lambda_workers.chain.link_result import LinkResult
 from lambda_workers.chain.runner import new_chain_id
 from lambda_workers.chain.status import ChainMode, ChainStatus, LinkOutcome
-from lambda_workers.events import ChainAddress, LinkEvent, Validation
+from lambda_workers.events import DEFAULT_CHECKPOINT_SECONDS, ChainAddress, LinkEvent, Validation
 from lambda_workers.exceptions import error_from_payload
 from platform_defs.chain_clients import aws_client, lambda_client
 from platform_defs.datasets import Dataset, VendorEndpoint
@@ -71,6 +71,7 @@ class ChainResource(ConfigurableResource):
     vendor_base_urls: dict[str, str]  # by vendor name, from settings
     vendor_secret_parameters: dict[str, str]  # by vendor name: the SSM SecureString each vendor's secret is in
     max_links: int = 500
+    checkpoint_seconds: float = DEFAULT_CHECKPOINT_SECONDS  # BATON_CHECKPOINT_SECONDS: a link commits this often
     page_size: int | None = None  # rows per vendor page, for every dataset, instead of the declared sizes
     max_attempts_per_link: int = 3
     stall_after_seconds: int = 1800  # a running chain with no commit for this long has stalled (2 full links)
@@ -140,6 +141,7 @@ class ChainResource(ConfigurableResource):
             quarantine_prefix=dataset.quarantine_prefix(prefix_partition),
             validation=Validation(tuple(checks["required"]), checks["types"]),
             link_seconds=link_seconds,
+            checkpoint_seconds=self.checkpoint_seconds,
         )
 
     def register(self, event: LinkEvent) -> CursorRecord:

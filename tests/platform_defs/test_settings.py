@@ -8,8 +8,10 @@ import sys
 
 import pytest
 
+from lambda_workers.events import DEFAULT_CHECKPOINT_SECONDS, ChainAddress, parse_event
 from local_stack.stack import VENDOR_SECRET_PARAMETER, LocalStack
 from platform_defs.datasets import DATASETS, VendorEndpoint, http_vendors
+from platform_defs.resources import build_resources
 from platform_defs.settings import AwsSettings, ConfigurationError, load_settings, vendor_variable
 
 
@@ -148,3 +150,15 @@ def test_the_code_location_loads_on_aws_settings_alone_and_warns_of_nothing() ->
     assert result.returncode == 0, result.stderr
     assert int(result.stdout) > 0
     assert "Warning" not in result.stderr, result.stderr
+
+
+def test_the_checkpoint_interval_is_a_deployments_setting_every_chain_it_starts_carries() -> None:
+    """Fewer commits a link is fewer Parameter Store writes: the first change for many more chains."""
+    chains = build_resources(load_settings({**AWS_ENV, "BATON_CHECKPOINT_SECONDS": "300"}))["chains"]
+    event = chains.start_event(DATASETS["prices"], ChainAddress("prices", "2025-05-05"), "lake")
+    assert event.checkpoint_seconds == 300.0
+    assert parse_event(event.continuation("c1", 2)).checkpoint_seconds == 300.0, "links hand it on"
+    assert load_settings(AWS_ENV).chains.checkpoint_seconds == DEFAULT_CHECKPOINT_SECONDS
+    for bad in ("0", "901", "often"):
+        with pytest.raises(ConfigurationError, match=f"BATON_CHECKPOINT_SECONDS='{bad}' is not a number of seconds"):
+            load_settings({**AWS_ENV, "BATON_CHECKPOINT_SECONDS": bad})
