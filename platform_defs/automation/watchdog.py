@@ -22,6 +22,11 @@ the resumed copy ends as a duplicate) and rare, since a chain whose lease is liv
 it costs only a restart. A chain resumed `max_restarts` times is failed instead: its record says
 why, the raw asset's `chain_healthy` check fails and the data engineers get an email.
 
+Every tick that finishes its work then puts one datapoint of `Baton/StalledChains` (dimension
+`Deployment`) to CloudWatch: how many chains it found stalled (`Watchdog.stalled`), 0 on a quiet
+tick. The `ChainStalledAlarm` of `infra/template.yaml` treats missing data as breaching, so a
+daemon that is down, or a tick that crashes before the end, raises it as stalled chains do.
+
 Shards run in driven mode only, and a driven chain is its run's business, so the watchdog
 handles relay chains only.
 """
@@ -35,22 +40,27 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
+from botocore.exceptions import BotoCoreError, ClientError
 
 from lambda_workers.chain.cursor_store import CursorRecord, parameter_name
 from lambda_workers.chain.status import ChainMode, ChainStatus
 from lambda_workers.events import ChainAddress, LinkEvent, parse_event
 from lambda_workers.exceptions import EventError, error_from_payload
 from platform_defs.automation.jobs import lineage_keys
+from platform_defs.chain_clients import aws_client
 from platform_defs.chain_health import CHAIN_HEALTHY, chain_problem
 from platform_defs.chain_metadata import record_metadata
 from platform_defs.datasets import DATASETS
 from platform_defs.resources.chains import ChainResource
 from platform_defs.resources.lake import Lake
 from platform_defs.resources.notifier import EmailNotifier
+from platform_defs.settings import AwsSettings
 
 __all__ = ["chain_watchdog"]
 
 MAX_MESSAGES_PER_TICK = 200  # a backlog larger than this drains over several ticks, each kept short
+METRIC_NAMESPACE = "Baton"  # the only namespace the daemon's role may put metrics in
+STALLED_CHAINS_METRIC = "StalledChains"
 
 
 @dg.sensor(
@@ -59,7 +69,8 @@ MAX_MESSAGES_PER_TICK = 200  # a backlog larger than this drains over several ti
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "Resumes relay chains whose link died (reported on the function's on-failure queue, or silent "
-        "for longer than a link can live); fails and reports a chain past its max_restarts."
+        "for longer than a link can live); fails and reports a chain past its max_restarts. Every tick "
+        "puts the number of stalled chains it found to CloudWatch (Baton/StalledChains)."
     ),
 )
 def chain_watchdog(
@@ -68,6 +79,7 @@ def chain_watchdog(
     watchdog = Watchdog(chains, lake.bucket, notifier, context.log)
     watchdog.drain_failures()
     watchdog.resume_overdue()
+    watchdog.publish_stalled()
     if not watchdog.checks:
         return dg.SkipReason(watchdog.summary())
     return dg.SensorResult(asset_events=list(watchdog.checks))
@@ -86,10 +98,49 @@ class Watchdog:
         self.resumed: list[ChainAddress] = []
         self.checks: list[dg.AssetCheckEvaluation] = []  # one failed chain_healthy check per chain given up on
 
+    @property
+    def stalled(self) -> int:
+        """The chains this tick found stalled: those it resumed, and those it gave up on (one failed check each).
+
+        A chain is stalled when no live link carries it on: a relay chain still standing where a
+        request Lambda gave up on left it (reported on the on-failure queue), or pending or
+        running with no commit for longer than a link can live (overdue). Not counted: a chain
+        that moved on since its report, one whose lease is live (its link is alive), and
+        anything the watchdog does not watch (driven chains, shards). Each chain counts once a
+        tick, however many reports name it.
+        """
+        return len(self.resumed) + len(self.checks)
+
     def summary(self) -> str:
+        counted = f"{STALLED_CHAINS_METRIC} {self.stalled}"
         if not self.resumed:
-            return "no relay chain lost its link"
-        return "resumed " + ", ".join(chain.path() for chain in self.resumed)
+            return f"no relay chain lost its link ({counted})"
+        return "resumed " + ", ".join(chain.path() for chain in self.resumed) + f" ({counted})"
+
+    def publish_stalled(self) -> None:
+        """Put this tick's `stalled` count to CloudWatch, for `ChainStalledAlarm`.
+
+        Called once the tick's work is done, so a tick that crashes publishes nothing and the
+        alarm sees missing data. A failure to publish is only logged: the chains are already
+        resumed and their checks must still be reported, and the alarm sees the missing data.
+        """
+        try:
+            aws_client(AwsSettings(self._chains.region_name), "cloudwatch").put_metric_data(
+                Namespace=METRIC_NAMESPACE,
+                MetricData=[
+                    {
+                        "MetricName": STALLED_CHAINS_METRIC,
+                        "Dimensions": [{"Name": "Deployment", "Value": self._chains.deployment}],
+                        "Value": self.stalled,
+                        "Unit": "Count",
+                    }
+                ],
+            )
+        except (BotoCoreError, ClientError) as exc:
+            self._log.warning(
+                f"{METRIC_NAMESPACE}/{STALLED_CHAINS_METRIC} not published ({type(exc).__name__}: {exc}); "
+                "ChainStalledAlarm sees missing data"
+            )
 
     def drain_failures(self) -> None:
         """Handle the invocation records on the function's on-failure queue, deleting each once handled."""

@@ -21,7 +21,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from botocore.config import Config
 from lambda_workers.chain.cursor_store import CursorRecord
 from lambda_workers.chain.fence import Lease
 from lambda_workers.chain.link_result import LinkResult
+from lambda_workers.chain.runner import new_chain_id
 from lambda_workers.chain.status import ChainMode, ChainStatus, LinkOutcome
 from lambda_workers.events import ChainAddress, LinkEvent
 from local_stack.stack import LocalStack
@@ -397,3 +398,106 @@ def test_a_driver_meeting_a_copy_that_holds_the_link_waits_for_it_then_runs_it(
     assert_complete(resources, record)
     assert final.done and all(r.outcome != LinkOutcome.DUPLICATE for r in results)
     assert committed_links(resources, chain) == list(range(record.link + 1))
+
+
+def stalled_chains_datapoints(deployment: str) -> list[dict[str, Any]]:
+    """The deployment's Baton/StalledChains datapoints on the local CloudWatch, as one 2-hour bucket around now."""
+    cloudwatch = aws_client(load_settings().aws, "cloudwatch")
+    dimensions = [{"Name": "Deployment", "Value": deployment}]
+    listed = cloudwatch.list_metrics(Namespace="Baton", MetricName="StalledChains", Dimensions=dimensions)
+    assert [metric["Dimensions"] for metric in listed["Metrics"]] in ([], [dimensions]), "one dimension: Deployment"
+    now = datetime.now(UTC)
+    statistics = cloudwatch.get_metric_statistics(
+        Namespace="Baton",
+        MetricName="StalledChains",
+        Dimensions=dimensions,
+        StartTime=now - timedelta(hours=1),
+        EndTime=now + timedelta(hours=1),
+        Period=7200,
+        Statistics=["Maximum", "SampleCount"],
+    )
+    return [{key: point[key] for key in ("SampleCount", "Maximum", "Unit")} for point in statistics["Datapoints"]]
+
+
+def commit_relay_chain(
+    resources: dict[str, Any], day: str, status: ChainStatus, silent_for: timedelta, **fields: Any
+) -> ChainAddress:
+    """A prices chain of the test's deployment whose last commit was `silent_for` ago."""
+    chains: ChainResource = resources["chains"]
+    chain = ChainAddress("prices", day)
+    at = datetime.now(UTC) - silent_for
+    record = CursorRecord(new_chain_id(at), status, {}, updated_at=at.isoformat(), mode=ChainMode.RELAY, **fields)
+    chains.store().commit(chains.deployment, chain, record)
+    return chain
+
+
+def test_a_watchdog_tick_that_finds_nothing_publishes_zero_stalled_chains(resources: dict[str, Any]) -> None:
+    with_chains(
+        resources, overdue_margin_seconds=3600
+    )  # the chain just committed is not overdue, however slow the tick
+    commit_relay_chain(resources, "2025-06-02", ChainStatus.RUNNING, timedelta(0), link=1)
+    result = tick(resources)
+    assert isinstance(result, dg.SkipReason)
+    assert result.skip_message == "no relay chain lost its link (StalledChains 0)"
+    datapoints = stalled_chains_datapoints(resources["chains"].deployment)
+    assert datapoints == [{"SampleCount": 1.0, "Maximum": 0.0, "Unit": "Count"}], "one datapoint a tick"
+
+
+def test_a_watchdog_tick_publishes_how_many_chains_it_found_stalled(resources: dict[str, Any]) -> None:
+    """Stalled: reported dead by Lambda and standing where it was left, or overdue; resumed or given up on.
+
+    The overdue limit is an hour past the 2 s links and the stalled chains were silent for two
+    days, so which chain is overdue does not depend on how fast the tick runs.
+    """
+    chains = with_chains(resources, overdue_margin_seconds=3600)
+    long_ago = timedelta(days=2)
+    commit_relay_chain(resources, "2025-06-03", ChainStatus.PENDING, long_ago)  # overdue: resumed
+    out_of_restarts = {"link": 2, "restarts": chains.max_restarts}
+    commit_relay_chain(resources, "2025-06-04", ChainStatus.RUNNING, long_ago, **out_of_restarts)  # given up on
+    reported = commit_relay_chain(resources, "2025-06-05", ChainStatus.PENDING, timedelta(0))  # its start failed
+    alive = commit_relay_chain(resources, "2025-06-06", ChainStatus.RUNNING, long_ago, link=1)  # its link holds on
+    alive_record = load(resources, alive)
+    assert alive_record is not None
+    chains.fence(resources["lake"].bucket).claim(alive, alive_record.chain_id, 2, "a-live-link", time.time() + 3600)
+    commit_relay_chain(resources, "2025-06-07", ChainStatus.RUNNING, timedelta(0), link=3)  # progressing
+    commit_relay_chain(resources, "2025-06-08", ChainStatus.DONE, long_ago, link=6)
+    url = chains.failure_queue_url()
+    assert url is not None
+    failure = {
+        "requestContext": {
+            "requestId": f"dead-{uuid.uuid4()}",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": 3,
+        },
+        "requestPayload": relay_event(resources, reported.partition).to_dict(),
+    }
+    aws_client(load_settings().aws, "sqs").send_message(QueueUrl=url, MessageBody=json.dumps(failure))
+
+    result = tick(resources)
+
+    assert isinstance(result, dg.SensorResult) and len(result.asset_events) == 1, "2025-06-04 given up on"
+    for day, restarts in (("2025-06-03", 1), ("2025-06-05", 1), ("2025-06-06", 0)):
+        record = load(resources, ChainAddress("prices", day))
+        assert record is not None and record.restarts == restarts, (day, record)
+    datapoints = stalled_chains_datapoints(chains.deployment)
+    assert datapoints == [{"SampleCount": 1.0, "Maximum": 3.0, "Unit": "Count"}], "two resumed, one given up on"
+
+
+def test_a_watchdog_tick_that_cannot_publish_still_does_its_work(
+    resources: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """CloudWatch answers only errors (its endpoint is the Lambda service's): the chain is still failed and reported."""
+    chains: ChainResource = resources["chains"]
+    chain = commit_relay_chain(
+        resources, "2025-06-11", ChainStatus.RUNNING, timedelta(days=2), link=2, restarts=chains.max_restarts
+    )
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDWATCH", os.environ["AWS_ENDPOINT_URL_LAMBDA"])
+    result = tick(resources)
+    assert isinstance(result, dg.SensorResult) and len(result.asset_events) == 1
+    record = load(resources, chain)
+    assert record is not None and record.status == ChainStatus.FAILED
+    assert "Baton/StalledChains not published (ClientError" in capfd.readouterr().err, "the tick logs why"
+    monkeypatch.delenv("AWS_ENDPOINT_URL_CLOUDWATCH")
+    assert stalled_chains_datapoints(chains.deployment) == []
