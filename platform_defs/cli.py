@@ -41,9 +41,26 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="baton", description="Baton: relay-chain extraction into S3 and Snowflake.")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    deploy = commands.add_parser("deploy", help="package lambda_workers and create or update the chain function")
-    deploy.add_argument("--timeout", type=int, default=900, help="seconds per link (at most 900)")
-    deploy.add_argument("--memory", type=int, default=512, help="MB per link")
+    deploy = commands.add_parser(
+        "deploy", help="update the chain function (--target function), or deploy the whole platform (--target aws)"
+    )
+    deploy.add_argument(
+        "--target",
+        choices=("function", "aws"),
+        default="function",
+        help="function: package lambda_workers and create or update the chain function (the default); "
+        "aws: the CloudFormation stack baton-<deployment> of infra/template.yaml, image and worker zip included",
+    )
+    deploy.add_argument("--timeout", type=int, help="--target function: seconds per link (at most 900; default 900)")
+    deploy.add_argument("--memory", type=int, help="--target function: MB per link (default 512)")
+    stack = deploy.add_argument_group("--target aws")
+    stack.add_argument("--deployment", help="the stack is baton-<deployment> (default: $BATON_DEPLOYMENT, else prod)")
+    stack.add_argument("--parameters", metavar="FILE", help="YAML or JSON: template parameter -> value")
+    stack.add_argument("--parameter", action="append", metavar="NAME=VALUE", help="a parameter, over the file's")
+    stack.add_argument("--code-bucket", help="the CodeBucket parameter: where the worker zip and template go")
+    stack.add_argument("--plan", action="store_true", default=None, help="print what would deploy; offline, no AWS")
+    stack.add_argument("--no-image", action="store_true", default=None, help="no docker build: keep the ImageTag")
+    stack.add_argument("--account", help="the AWS account of the image's URI (default: STS's; in --plan <account>)")
     deploy.set_defaults(run=_deploy)
 
     sql = commands.add_parser(
@@ -101,7 +118,33 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _deploy(args: argparse.Namespace) -> int:
-    """Deploy to whichever endpoint BATON_ENV selects: the local stack or AWS."""
+    """`--target function` deploys to whichever endpoint BATON_ENV selects (the local stack or AWS).
+
+    `--target aws` deploys the stack; a flag of the other target is refused rather than ignored.
+    """
+    flags = {
+        "function": ("timeout", "memory"),
+        "aws": ("deployment", "parameters", "parameter", "code_bucket", "plan", "no_image", "account"),
+    }
+    other = "function" if args.target == "aws" else "aws"
+    if wrong := [f"--{flag.replace('_', '-')}" for flag in flags[other] if getattr(args, flag) is not None]:
+        raise ConfigurationError(f"{', '.join(wrong)}: only with --target {other}")
+    if args.target == "aws":
+        import os
+        from pathlib import Path
+
+        from platform_defs import aws_stack
+
+        options = aws_stack.StackOptions(
+            deployment=args.deployment or os.environ.get("BATON_DEPLOYMENT", "prod"),
+            parameters_file=Path(args.parameters) if args.parameters else None,
+            parameters=tuple(args.parameter or ()),
+            code_bucket=args.code_bucket,
+            image=not args.no_image,
+            account=args.account,
+        )
+        return aws_stack.plan_stack(options) if args.plan else aws_stack.deploy_stack(options)
+
     from platform_defs.chain_clients import lambda_client
     from platform_defs.deploy import deploy_chain_function
     from platform_defs.settings import load_settings
@@ -111,8 +154,8 @@ def _deploy(args: argparse.Namespace) -> int:
         lambda_client(settings.aws),
         settings.chains.function_name,
         settings.chains.role_arn,
-        timeout=args.timeout,
-        memory_mb=args.memory,
+        timeout=900 if args.timeout is None else args.timeout,
+        memory_mb=512 if args.memory is None else args.memory,
     )
     verb = "created" if result.created else "updated"
     print(f"{verb} {result.function_name} ({result.zip_bytes} bytes, sha256 {result.code_sha256})")
