@@ -34,3 +34,21 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
 @pytest.fixture
 def stack_home(local_stack: LocalStack) -> Path:
     return local_stack.home
+
+
+@pytest.fixture
+def aws_in_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto in this process, whatever endpoints the session exported: for a test that needs AWS's API, not the stack.
+
+    Starting the stack takes longer than such a test may; every `AWS_*` variable is cleared so
+    that boto3 reaches moto's in-process mock and nothing else.
+    """
+    from moto import mock_aws
+
+    for name in [name for name in os.environ if name.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        yield

@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ import pytest
 import yaml
 from botocore.stub import Stubber
 from cfnlint.decode import decode, decode_str
-from moto import mock_aws
 
 from platform_defs.aws_stack import (
     IMAGE_CONTEXT,
@@ -290,15 +288,9 @@ def test_the_image_tag_hashes_the_build_context_and_only_it(tmp_path: Path) -> N
 
 
 @pytest.fixture
-def cloudformation(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """CloudFormation on moto in this process, whatever endpoints the session exported."""
-    for name in [name for name in os.environ if name.startswith("AWS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        yield boto3.client("cloudformation")
+def cloudformation(aws_in_process: None) -> Any:
+    """CloudFormation on moto in this process."""
+    return boto3.client("cloudformation")
 
 
 QUEUE_TEMPLATE = """

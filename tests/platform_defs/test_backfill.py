@@ -4,10 +4,6 @@ stopped half-way (queued runs cancelled, running ones terminated) and resumed to
 from __future__ import annotations
 
 import os
-import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -17,22 +13,19 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from local_stack.home import PROJECT_ROOT
 from local_stack.stack import LocalStack
 from platform_defs.chain_clients import lambda_client
 from platform_defs.deploy import deploy_chain_function
 from platform_defs.instance_config import write_dagster_home
 from platform_defs.resources.build import build_resources
 from platform_defs.settings import load_settings
+from tests.dagster_daemon import TERMINAL, Daemon, backfill
 from tests.vendor_admin import vendor_admin
 
 pytestmark = pytest.mark.slow
 
 CHAINS_AT_ONCE = 2
 FIRST, LAST = "2025-03-03", "2025-04-11"  # six weeks: 30 weekday partitions
-WORKSPACE = str(PROJECT_ROOT / "workspace.yaml")
-BIN = Path(sys.executable).parent
-TERMINAL = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
 
 @pytest.fixture
@@ -45,46 +38,14 @@ def environment(local_stack: LocalStack, tmp_path: Path) -> Iterator[dict[str, s
     vendor_admin(local_stack, "/admin/knobs", {"latency_ms": 0})
 
 
-def default_signals() -> None:
-    """A child of a non-interactive shell inherits an ignored SIGINT; the daemon must heed SIGTERM."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
 @pytest.fixture
-def daemon(environment: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(
-        [str(BIN / "dagster-daemon"), "run", "-w", WORKSPACE],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        preexec_fn=default_signals,
-    )
+def daemon(environment: dict[str, str]) -> Iterator[Daemon]:
+    process = Daemon(environment)
+    process.start()
     try:
         yield process
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
-def backfill(environment: dict[str, str], *selection: str) -> str:
-    result = subprocess.run(
-        [str(BIN / "dagster"), "job", "backfill", "-w", WORKSPACE, "-j", "prices_lineage", "--noprompt", *selection],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    found = re.search(r"Launched backfill job `([^`]+)`", result.stdout)
-    assert found, result.stdout
-    return found.group(1)
+        process.stop()
 
 
 def runs_of(instance: dg.DagsterInstance, backfill_id: str) -> list[dg.DagsterRun]:
@@ -127,7 +88,7 @@ def most_at_once(windows: list[tuple[float, float]]) -> int:
 
 
 def test_a_30_day_backfill_respects_the_pool_and_resumes_after_being_stopped(
-    environment: dict[str, str], daemon: subprocess.Popen[bytes]
+    environment: dict[str, str], daemon: Daemon
 ) -> None:
     instance = dg.DagsterInstance.from_config(environment["DAGSTER_HOME"])
     first = backfill(environment, "--from", FIRST, "--to", LAST)

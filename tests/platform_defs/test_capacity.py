@@ -9,15 +9,12 @@ machine's speed. The simulations run on a virtual clock, so none of them depends
 
 from __future__ import annotations
 
-import os
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from lambda_workers.chain.chunks import ChunkWriter
 from lambda_workers.chain.cursor_store import CursorRecord, SsmCursorStore
@@ -55,15 +52,9 @@ FAST_STARTS = Quotas(max_concurrent_runs=2000, fargate_vcpu=2000.0)
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
-    """S3 and SSM clients on moto in this process, whatever endpoints the session exported."""
-    for name in [name for name in os.environ if name.startswith("AWS_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        yield boto3.client("s3"), boto3.client("ssm")
+def aws(aws_in_process: None) -> tuple[Any, Any]:
+    """S3 and SSM clients on moto in this process."""
+    return boto3.client("s3"), boto3.client("ssm")
 
 
 def count_calls(client: Any) -> Counter[str]:

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -24,17 +21,14 @@ import dagster as dg
 import psycopg2
 import pytest
 
-from local_stack.home import PROJECT_ROOT
 from local_stack.postgres import LocalPostgres
 from local_stack.stack import LocalStack, _free_port
 from platform_defs.chain_clients import lambda_client
 from platform_defs.deploy import deploy_chain_function
 from platform_defs.instance_config import write_dagster_home
 from platform_defs.settings import load_settings
+from tests.dagster_daemon import TERMINAL, Daemon, backfill
 
-WORKSPACE = str(PROJECT_ROOT / "workspace.yaml")
-BIN = Path(sys.executable).parent
-TERMINAL = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 FIRST, SECOND = "2025-05-05", "2025-05-06"
 
 
@@ -64,42 +58,6 @@ def environment(
     return {**os.environ, **postgres, "DAGSTER_HOME": str(home)}
 
 
-def default_signals() -> None:
-    """A child of a non-interactive shell inherits an ignored SIGINT; the daemon must heed SIGTERM."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-class Daemon:
-    """`dagster-daemon run` as a process of its own, started and stopped by pid."""
-
-    def __init__(self, environment: dict[str, str]):
-        self._environment = environment
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self._process = subprocess.Popen(
-            [str(BIN / "dagster-daemon"), "run", "-w", WORKSPACE],
-            cwd=PROJECT_ROOT,
-            env=self._environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=default_signals,
-        )
-
-    def stop(self) -> None:
-        if self._process is None:
-            return
-        os.killpg(self._process.pid, signal.SIGTERM)
-        try:
-            self._process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self._process.pid, signal.SIGKILL)
-            self._process.wait(timeout=30)
-        self._process = None
-
-
 @pytest.fixture
 def daemon(environment: dict[str, str]) -> Iterator[Daemon]:
     process = Daemon(environment)
@@ -107,19 +65,6 @@ def daemon(environment: dict[str, str]) -> Iterator[Daemon]:
         yield process
     finally:
         process.stop()
-
-
-def backfill(environment: dict[str, str], partition: str) -> None:
-    command = [str(BIN / "dagster"), "job", "backfill", "-w", WORKSPACE, "-j", "prices_lineage", "--noprompt"]
-    result = subprocess.run(
-        [*command, "--partitions", partition],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
 
 
 def wait(until: Callable[[], Any], seconds: float, what: str) -> Any:
@@ -174,7 +119,7 @@ def test_dagster_keeps_runs_events_and_chain_metadata_in_postgres_across_a_daemo
     assert postgres["DAGSTER_PG_PASSWORD"] not in (home / "dagster.yaml").read_text(), "the password stays in the env"
     instance = dg.DagsterInstance.from_config(str(home))
     daemon.start()
-    backfill(environment, FIRST)
+    backfill(environment, "--partitions", FIRST)
     first = wait(lambda: finished_run(instance, FIRST), 300, f"the {FIRST} run to finish")
     assert first.status == dg.DagsterRunStatus.SUCCESS, [e.message for e in instance.all_logs(first.run_id)][-5:]
 
@@ -187,7 +132,7 @@ def test_dagster_keeps_runs_events_and_chain_metadata_in_postgres_across_a_daemo
     assert not list(home.glob("**/*.db")), "no SQLite storage beside the PostgreSQL one"
 
     daemon.stop()
-    backfill(environment, SECOND)  # requested while no daemon runs: it waits in PostgreSQL
+    backfill(environment, "--partitions", SECOND)  # requested while no daemon runs: it waits in PostgreSQL
     assert finished_run(instance, SECOND) is None
     daemon.start()
     second = wait(lambda: finished_run(instance, SECOND), 300, f"the {SECOND} run, after the restart")
