@@ -67,11 +67,15 @@ class LocalPostgres:
         return self.home / "logs" / "postgres.log"
 
     def port(self) -> int | None:
-        """The port of the running server (from its `postmaster.pid`), or None when it is stopped."""
-        if self._pg_ctl("status").returncode != 0:
+        """The port of the running server (from its `postmaster.pid`), or None when it is stopped.
+
+        No `postmaster.pid`, no server: then nothing is run, so a machine without PostgreSQL
+        installed (which the stack needs only with `--with-postgres`) never reaches `pg_ctl`.
+        """
+        pid_file = self.data_dir / "postmaster.pid"
+        if not pid_file.exists() or self._pg_ctl("status").returncode != 0:
             return None
-        lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
-        return int(lines[3])
+        return int(pid_file.read_text().splitlines()[3])
 
     def start(self, port: int) -> int:
         """Start the server on `port` (set up the cluster and the database first if new); return its port."""

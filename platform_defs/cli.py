@@ -110,6 +110,9 @@ def _parser() -> argparse.ArgumentParser:
     capacity = commands.add_parser(
         "capacity", help="how many chains AWS's default quotas allow at once, which binds first, and how to go 10x/100x"
     )
+    capacity.add_argument(
+        "--simulate", action="store_true", help="also check each bound on the simulation (below it and above it)"
+    )
     capacity.set_defaults(run=_capacity)
 
     for plugin in entry_points(group=COMMANDS_ENTRY_POINT):
@@ -131,7 +134,6 @@ def _deploy(args: argparse.Namespace) -> int:
         raise ConfigurationError(f"{', '.join(wrong)}: only with --target {other}")
     if args.target == "aws":
         import os
-        from pathlib import Path
 
         from platform_defs import aws_stack
 
@@ -166,6 +168,8 @@ def _instance(args: argparse.Namespace) -> int:
     """The instance config each container writes at start (infra/entrypoint.sh), from its own environment."""
     import os
 
+    import yaml
+
     from platform_defs.instance_config import InstanceConfigError, write_dagster_home
 
     home = args.home or (Path(os.environ["DAGSTER_HOME"]) if os.environ.get("DAGSTER_HOME") else None)
@@ -177,8 +181,9 @@ def _instance(args: argparse.Namespace) -> int:
     except InstanceConfigError as exc:
         print(f"baton: {exc}", file=sys.stderr)
         return 1
-    storage = "PostgreSQL" if os.environ.get("DAGSTER_PG_HOST") else "SQLite"
-    runs = "ECS tasks" if os.environ.get("BATON_RUN_TASK_DEFINITION") else "subprocesses"
+    written = yaml.safe_load(path.read_text())
+    storage = "PostgreSQL" if "storage" in written else "SQLite"
+    runs = "ECS tasks" if "run_launcher" in written else "subprocesses"
     print(f"wrote {path}: storage in {storage}, runs in {runs}")
     return 0
 
@@ -186,7 +191,7 @@ def _instance(args: argparse.Namespace) -> int:
 def _capacity(args: argparse.Namespace) -> int:
     from platform_defs.capacity import main as print_capacity
 
-    print_capacity()
+    print_capacity(simulated=args.simulate)
     return 0
 
 

@@ -12,10 +12,12 @@ the rest of Baton's settings do:
   `DAGSTER_PG_PASSWORD`). The password is never written into the file: Dagster reads it from the
   environment each time the instance starts, so the file can live in an image.
 - **runs**: a subprocess per run (the default), or an ECS task per run (`dagster_aws`'s
-  `EcsRunLauncher`) when `BATON_RUN_TASK_DEFINITION` is set, with `BATON_ECS_CLUSTER`,
-  `BATON_RUN_SUBNETS` and `BATON_RUN_SECURITY_GROUPS`. The launcher is given the task definition
-  (it registers none) and the network (it does not inspect its own task), and secrets are the
-  task definition's own (no Secrets Manager listing), so its role needs no wildcard.
+  `EcsRunLauncher`, with run monitoring) when `BATON_RUN_TASK_DEFINITION` is set, with
+  `BATON_ECS_CLUSTER`, `BATON_RUN_SUBNETS` and `BATON_RUN_SECURITY_GROUPS`. The launcher is
+  given the task definition (it registers none) and the network (it does not inspect its own
+  task), and secrets are the task definition's own (no Secrets Manager listing), so its role
+  needs no wildcard.
+- **limits**: `BATON_CHAINS_PER_SOURCE` (each vendor's pool) and `BATON_MAX_CONCURRENT_RUNS`.
 """
 
 from __future__ import annotations
@@ -119,7 +121,7 @@ def storage_from_environment(environ: Mapping[str, str]) -> PostgresStorage | No
         return None
     _required(environ, "DAGSTER_PG_PASSWORD", "DAGSTER_PG_HOST selects PostgreSQL storage, which needs its password")
     port = environ.get("DAGSTER_PG_PORT", "5432").strip()
-    if not port.isdigit():
+    if not port.isdigit() or not 0 < int(port) < 65536:
         raise InstanceConfigError(f"DAGSTER_PG_PORT={port!r} is not a port number")
     return PostgresStorage(
         host,
@@ -137,7 +139,10 @@ def runs_from_environment(environ: Mapping[str, str]) -> EcsRuns | None:
     because = "BATON_RUN_TASK_DEFINITION selects ECS runs, which need it"
 
     def listed(name: str) -> tuple[str, ...]:
-        return tuple(item.strip() for item in _required(environ, name, because).split(",") if item.strip())
+        items = tuple(item.strip() for item in _required(environ, name, because).split(",") if item.strip())
+        if not items:
+            raise InstanceConfigError(f"{name}={environ[name]!r} names none: give one or more, comma-separated")
+        return items
 
     return EcsRuns(
         _required(environ, "BATON_ECS_CLUSTER", because),
@@ -168,19 +173,40 @@ def instance_config(
         config["storage"] = storage.config()
     if runs is not None:
         config["run_launcher"] = runs.config()
+        # A run whose task died (out of memory, stopped, its image not pulled) is marked failed
+        # instead of holding its run slot and its pool for good.
+        config["run_monitoring"] = {"enabled": True}
     return config
+
+
+def _limit(environ: Mapping[str, str], name: str, given: int | None, default: int) -> int:
+    if given is not None:
+        return given
+    value = environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise InstanceConfigError(f"{name}={value!r} is not a whole number of at least 1")
+    return int(value)
 
 
 def write_dagster_home(
     path: Path,
-    chains_per_source: int = CHAINS_PER_SOURCE,
-    max_concurrent_runs: int = MAX_CONCURRENT_RUNS,
+    chains_per_source: int | None = None,
+    max_concurrent_runs: int | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Path:
-    """Create `path` with Baton's `dagster.yaml`; storage and launcher as `environ` (default: this process's) says."""
+    """Create `path` with Baton's `dagster.yaml`: storage, launcher and limits as `environ` (default: os.environ) says.
+
+    Limits not given come from `BATON_CHAINS_PER_SOURCE` and `BATON_MAX_CONCURRENT_RUNS`, else
+    Baton's defaults: a deployment scales them without a code change.
+    """
     environ = os.environ if environ is None else environ
     config = instance_config(
-        chains_per_source, max_concurrent_runs, storage_from_environment(environ), runs_from_environment(environ)
+        _limit(environ, "BATON_CHAINS_PER_SOURCE", chains_per_source, CHAINS_PER_SOURCE),
+        _limit(environ, "BATON_MAX_CONCURRENT_RUNS", max_concurrent_runs, MAX_CONCURRENT_RUNS),
+        storage_from_environment(environ),
+        runs_from_environment(environ),
     )
     path.mkdir(parents=True, exist_ok=True)
     (path / "dagster.yaml").write_text(_HEADER + yaml.safe_dump(config, sort_keys=False))

@@ -173,9 +173,12 @@ def _secrets(container: dict[str, Any]) -> dict[str, Any]:
 
 
 def _placeholder(variable: str, value: Any) -> str:
-    """The template's value where it is literal, else one of the shape the settings accept."""
+    """The template's value where it is literal or a parameter's default, else one of the shape the settings accept."""
     if isinstance(value, str):
         return value
+    default = _template()["Parameters"].get(value.get("Ref", ""), {}).get("Default")
+    if default is not None:
+        return str(default)
     if variable.endswith("_BASE_URL"):
         return "https://vendor.example"
     if variable == "BATON_ALERT_RECIPIENTS":
@@ -487,7 +490,8 @@ def test_containers_run_dagster_and_log_with_retention() -> None:
     assert "Command" not in _container("RunTaskDefinition"), "EcsRunLauncher gives each run its command"
     for task_definition in TASKS:
         container = _container(task_definition)
-        assert container["Image"] == {"Fn::Sub": "${ImageRepository.RepositoryUri}:${ImageTag}"}, "one image for all"
+        tag = {"Tag": {"Fn::If": ["HasImage", {"Ref": "ImageTag"}, "no-image-yet"]}}
+        assert container["Image"] == {"Fn::Sub": ["${ImageRepository.RepositoryUri}:${Tag}", tag]}, "one image for all"
         assert container["LogConfiguration"]["Options"]["awslogs-group"] == {"Ref": "DagsterLogGroup"}
     for name, log_group in _resources("AWS::Logs::LogGroup").items():
         assert "RetentionInDays" in log_group["Properties"], name

@@ -47,13 +47,26 @@ def test_postgres_storage_is_chosen_by_the_environment_and_keeps_the_password_ou
     assert "storage" not in sqlite and "run_launcher" not in sqlite, "SQLite and subprocess runs stay the default"
 
 
+def test_a_deployment_sets_its_limits_in_the_environment(tmp_path: Path) -> None:
+    environ = {"BATON_CHAINS_PER_SOURCE": "10", "BATON_MAX_CONCURRENT_RUNS": "20"}
+    config = yaml.safe_load((write_dagster_home(tmp_path, environ=environ) / "dagster.yaml").read_text())
+    assert config["concurrency"] == {"pools": {"default_limit": 10}, "runs": {"max_concurrent_runs": 20}}
+    with pytest.raises(InstanceConfigError, match="BATON_MAX_CONCURRENT_RUNS='0' is not a whole number"):
+        write_dagster_home(tmp_path, environ={"BATON_MAX_CONCURRENT_RUNS": "0"})
+
+
 def test_a_storage_or_launcher_variable_missing_is_named() -> None:
     with pytest.raises(InstanceConfigError, match="DAGSTER_PG_PASSWORD is not set"):
         storage_from_environment({"DAGSTER_PG_HOST": "db.internal"})
     with pytest.raises(InstanceConfigError, match="DAGSTER_PG_PORT='x'"):
         storage_from_environment({"DAGSTER_PG_HOST": "db", "DAGSTER_PG_PASSWORD": "p", "DAGSTER_PG_PORT": "x"})
+    with pytest.raises(InstanceConfigError, match="DAGSTER_PG_PORT='99999'"):
+        storage_from_environment({"DAGSTER_PG_HOST": "db", "DAGSTER_PG_PASSWORD": "p", "DAGSTER_PG_PORT": "99999"})
+    ecs = {"BATON_RUN_TASK_DEFINITION": "baton-run", "BATON_ECS_CLUSTER": "baton"}
     with pytest.raises(InstanceConfigError, match="BATON_RUN_SUBNETS is not set"):
-        runs_from_environment({"BATON_RUN_TASK_DEFINITION": "baton-run", "BATON_ECS_CLUSTER": "baton"})
+        runs_from_environment(ecs)
+    with pytest.raises(InstanceConfigError, match="BATON_RUN_SUBNETS=', ' names none"):
+        runs_from_environment({**ecs, "BATON_RUN_SUBNETS": ", ", "BATON_RUN_SECURITY_GROUPS": "sg-1"})
 
 
 def test_ecs_runs_load_dagsters_launcher_on_the_given_task_definition(local_stack: LocalStack) -> None:
@@ -77,6 +90,7 @@ def test_ecs_runs_load_dagsters_launcher_on_the_given_task_definition(local_stac
     with tempfile.TemporaryDirectory() as folder:
         home = write_dagster_home(Path(folder), environ=environ)
         with dg.DagsterInstance.from_config(str(home)) as instance:
+            assert instance.run_monitoring_enabled, "a run whose task died is failed, not left holding its slot"
             launcher = instance.run_launcher
             assert isinstance(launcher, EcsRunLauncher)
             assert launcher.task_definition.endswith(":task-definition/baton-test-run:1")
@@ -99,6 +113,10 @@ def test_baton_instance_writes_the_config_a_container_starts_with(tmp_path: Path
     assert done.returncode == 0, done.stderr
     assert "storage in PostgreSQL, runs in subprocesses" in done.stdout
     assert "postgres" in yaml.safe_load((tmp_path / "dagster.yaml").read_text())["storage"]
+    environ["DAGSTER_PG_HOST"] = " "
+    blank = subprocess.run([BATON, "instance"], env=environ, capture_output=True, text=True, timeout=60)
+    assert "storage in SQLite" in blank.stdout, "it reports what it wrote"
+    environ["DAGSTER_PG_HOST"] = "db.internal"
     del environ["DAGSTER_PG_PASSWORD"]
     refused = subprocess.run([BATON, "instance"], env=environ, capture_output=True, text=True, timeout=60)
     assert refused.returncode == 1 and "DAGSTER_PG_PASSWORD is not set" in refused.stderr
