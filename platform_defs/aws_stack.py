@@ -411,7 +411,7 @@ def apply_change_set(
         raise ConfigurationError(f"change set {name} of {stack_name} failed: {reason}")
     print(f"change set {name} ({kind} {stack_name}):", *describe_changes(change_set), sep="\n")
     cfn.execute_change_set(StackName=stack_name, ChangeSetName=name)
-    print(f"executing; waiting for {stack_name} (the first deployment takes 15 minutes or more: RDS)")
+    print(f"executing; waiting for {stack_name}" + (" (creating it takes 15 minutes or more: RDS)" if create else ""))
     waiter = "stack_create_complete" if create else "stack_update_complete"
     try:
         cfn.get_waiter(waiter).wait(StackName=stack_name, WaiterConfig={"Delay": 15, "MaxAttempts": 360})

@@ -1,14 +1,18 @@
-"""`baton deploy --target aws`: the offline plan, its parameter checks, the image tag and the change set.
+"""`baton deploy --target aws`: the offline plan, its parameter checks, the image tag, the change set, the deployment.
 
 The plan runs as a real `baton` process with no AWS credentials and every AWS endpoint on a
 closed loopback port, so a single AWS call would fail it. The template is read back with
 cfn-lint's own decoder, so the plan is compared with the template as CloudFormation reads it.
+A deployment runs `deploy_stack` on moto in this process, from a copy of the checkout with a
+small template of its own, and with a fake `docker` first on PATH that logs what it was asked.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +22,7 @@ from typing import Any
 import boto3
 import pytest
 import yaml
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from cfnlint.decode import decode, decode_str
 
@@ -26,8 +31,12 @@ from platform_defs.aws_stack import (
     IMAGE_CONTEXT,
     ROOT,
     Artefacts,
+    StackOptions,
     StackPlan,
+    _stack_exists,
+    _upload,
     apply_change_set,
+    deploy_stack,
     describe_changes,
     evaluate_conditions,
     image_tag,
@@ -359,3 +368,261 @@ def test_changes_are_listed_with_their_replacement() -> None:
         "  Modify  RunTaskDefinition                 AWS::ECS::TaskDefinition  replacement: True",
         "  Remove  Old                               AWS::SQS::Queue",
     ]
+
+
+# The parameters the deployment computes or is given, the image repository the first deployment
+# creates, and one cheap resource that takes ImageTag and CodeKey, so that an update is a change.
+# !Join of !Ref rather than !Sub: moto finds the resources a parameter change modifies by Ref only.
+DEPLOY_TEMPLATE = """\
+Parameters:
+  Deployment: {Type: String}
+  CodeBucket: {Type: String}
+  CodeKey: {Type: String}
+  ImageTag: {Type: String, Default: ""}
+Resources:
+  ImageRepository:
+    Type: AWS::ECR::Repository
+    Properties:
+      RepositoryName: !Sub baton-${Deployment}
+  Release:
+    Type: AWS::SSM::Parameter
+    Properties:
+      Name: !Sub /baton/${Deployment}/release
+      Type: String
+      Value: !Join ["", [!Ref CodeKey, " image:", !Ref ImageTag]]
+"""
+BUCKET = "acme-baton-code"
+FAKE_DOCKER = """\
+#!/bin/sh
+echo "$PWD: docker $*" >> "{log}"
+if [ "$1" = login ]; then read -r password; echo "stdin: $password" >> "{log}"; fi
+if [ "$1" = "$FAKE_DOCKER_FAILS" ]; then exit 1; fi
+exit 0
+"""
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    """A copy of the build context with the small template as infra/template.yaml."""
+    root = tmp_path / "checkout"
+    copy_context(root)
+    (root / "infra" / "template.yaml").write_text(DEPLOY_TEMPLATE)
+    return root
+
+
+@pytest.fixture
+def docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fake `docker` first on PATH: each call appends its directory and arguments (and login's stdin) to the log."""
+    bin_dir, log = tmp_path / "bin", tmp_path / "docker.log"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text(FAKE_DOCKER.format(log=log))
+    (bin_dir / "docker").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("FAKE_DOCKER_FAILS", raising=False)
+    log.touch()
+    return log
+
+
+@pytest.fixture
+def aws(aws_in_process: None) -> None:
+    """moto in this process, with the code bucket the deployment uploads to."""
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+
+
+def deploy(root: Path, image: bool = True) -> int:
+    return deploy_stack(StackOptions(deployment="test", code_bucket=BUCKET, image=image, root=root))
+
+
+def docker_calls(log: Path) -> list[str]:
+    calls = log.read_text().splitlines()
+    log.write_text("")
+    return calls
+
+
+def stack_parameters() -> dict[str, str]:
+    stack = boto3.client("cloudformation").describe_stacks(StackName="baton-test")["Stacks"][0]
+    return {parameter["ParameterKey"]: parameter["ParameterValue"] for parameter in stack["Parameters"]}
+
+
+def release() -> str:
+    """What the stack's SSM parameter holds: the CodeKey and ImageTag the stack's resources were last given."""
+    return boto3.client("ssm").get_parameter(Name="/baton/test/release")["Parameter"]["Value"]
+
+
+def code_key(root: Path) -> str:
+    return f"baton/lambda_workers-{hashlib.sha256(build_zip(root / 'lambda_workers')).hexdigest()[:12]}.zip"
+
+
+def image_uri(root: Path) -> str:
+    return f"123456789012.dkr.ecr.us-east-1.amazonaws.com/baton-test:{image_tag(root)}"  # moto's account
+
+
+def pushed(root: Path, uri: str) -> list[str]:
+    """The docker calls that build and push `uri`: from the checkout, the password on stdin, never in argv."""
+    return [
+        f"{root}: docker build --platform linux/amd64 -f infra/Dockerfile -t {uri} .",
+        f"{root}: docker login --username AWS --password-stdin https://123456789012.dkr.ecr.us-east-1.amazonaws.com",
+        "stdin: 123456789012-auth-token",
+        f"{root}: docker push {uri}",
+    ]
+
+
+def test_the_first_deployment_creates_the_stack_then_pushes_the_image_then_sets_its_tag(
+    aws: None, checkout: Path, docker: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert deploy(checkout) == 0
+    out = capsys.readouterr().out
+    key, tag, uri = code_key(checkout), image_tag(checkout), image_uri(checkout)
+
+    # the repository is the stack's: created with ImageTag empty, before the image can be pushed to it
+    # (_push_image's describe_images would fail on a repository that did not exist yet)
+    create, update = out.index("(CREATE baton-test):"), out.index("(UPDATE baton-test):")
+    assert out.index("first deployment: baton-test with ImageTag empty creates the image repository") < create
+    assert (
+        "(CREATE baton-test):\n"
+        "  Add     ImageRepository                   AWS::ECR::Repository\n"
+        "  Add     Release                           AWS::SSM::Parameter\n"
+        "executing"
+    ) in out
+    assert create < update and out.rstrip().endswith("baton-test is UPDATE_COMPLETE:")
+    assert docker_calls(docker) == pushed(checkout, uri)
+    assert stack_parameters() == {"Deployment": "test", "CodeBucket": BUCKET, "CodeKey": key, "ImageTag": tag}
+    assert release() == f"{key} image:{tag}", "the update gave the stack's resources the tag"
+
+    s3 = boto3.client("s3")
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == build_zip(checkout / "lambda_workers")
+    assert f"uploaded s3://{BUCKET}/{key} " in out
+    template_keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="baton/template-")["Contents"]]
+    assert [s3.get_object(Bucket=BUCKET, Key=k)["Body"].read().decode() for k in template_keys] == [DEPLOY_TEMPLATE]
+
+
+def put_image(tag: str) -> None:
+    """Stands for the push the fake docker did not do: the tag is in moto's ECR, as after a real push."""
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2, "digest": "sha256:0"},
+        "layers": [],
+    }
+    boto3.client("ecr").put_image(repositoryName="baton-test", imageManifest=json.dumps(manifest), imageTag=tag)
+
+
+def test_a_second_deployment_of_the_same_code_uploads_nothing_and_calls_no_docker(
+    aws: None, checkout: Path, docker: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert deploy(checkout) == 0
+    assert len(docker_calls(docker)) == 4
+    put_image(image_tag(checkout))  # the fake docker pushed nothing to moto's ECR: this stands for its push
+    capsys.readouterr()
+
+    assert deploy(checkout) == 0
+    out = capsys.readouterr().out
+    assert docker_calls(docker) == [], "the tag is in ECR: nothing is built, nobody logs in, nothing is pushed"
+    assert f"image {image_uri(checkout)} is in ECR already" in out
+    assert "uploaded" not in out, "the zip and the template are there already, under the same keys"
+    assert "first deployment:" not in out and "CREATE" not in out
+    assert stack_parameters()["ImageTag"] == image_tag(checkout)
+
+
+def test_no_image_on_an_update_keeps_the_stacks_image_tag(
+    aws: None, checkout: Path, docker: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert deploy(checkout) == 0
+    tag = image_tag(checkout)
+    docker_calls(docker)
+    handler = checkout / "lambda_workers" / "handler.py"
+    handler.write_text(handler.read_text() + "\n# changed\n")  # a new zip, so a new CodeKey: a real update
+    capsys.readouterr()
+
+    assert deploy(checkout, image=False) == 0
+    out = capsys.readouterr().out
+    assert docker_calls(docker) == []
+    assert "(UPDATE baton-test):" in out and "first deployment:" not in out
+    key = code_key(checkout)
+    assert stack_parameters() == {"Deployment": "test", "CodeBucket": BUCKET, "CodeKey": key, "ImageTag": tag}
+    assert release() == f"{key} image:{tag}", "UsePreviousValue: the resources keep the tag, with the new code"
+
+
+def test_no_image_on_the_first_deployment_creates_the_stack_once_with_the_default_tag(
+    aws: None, checkout: Path, docker: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert deploy(checkout, image=False) == 0
+    out = capsys.readouterr().out
+    assert docker_calls(docker) == []
+    assert out.count("change set ") == 1 and "(CREATE baton-test):" in out and "first deployment:" not in out
+    assert stack_parameters()["ImageTag"] == "", "ImageTag is not sent: its Default"
+    assert release() == f"{code_key(checkout)} image:"
+
+
+def test_a_first_deployment_whose_push_failed_is_finished_by_the_next(
+    aws: None, checkout: Path, docker: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The stack and its repository stay, with ImageTag empty; the next run pushes and updates, creating nothing."""
+    monkeypatch.setenv("FAKE_DOCKER_FAILS", "push")
+    with pytest.raises(ConfigurationError, match=r"docker push failed \(exit 1\)"):
+        deploy(checkout)
+    assert stack_parameters()["ImageTag"] == ""
+    docker_calls(docker)
+    capsys.readouterr()
+
+    monkeypatch.delenv("FAKE_DOCKER_FAILS")
+    assert deploy(checkout) == 0
+    out = capsys.readouterr().out
+    assert docker_calls(docker) == pushed(checkout, image_uri(checkout))
+    assert out.count("change set ") == 1 and "(UPDATE baton-test):" in out and "first deployment:" not in out
+    assert stack_parameters()["ImageTag"] == image_tag(checkout)
+
+
+def test_without_docker_the_message_says_to_deploy_with_no_image(
+    aws: None, checkout: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))  # no docker, wherever the machine has one
+    with pytest.raises(ConfigurationError, match="docker is not installed: install it, or deploy with --no-image"):
+        deploy(checkout)
+
+
+def test_an_object_already_under_its_key_is_not_uploaded_again(aws: None, capsys: pytest.CaptureFixture[str]) -> None:
+    s3 = boto3.client("s3")
+    _upload(s3, BUCKET, "baton/x.zip", b"zip")
+    assert capsys.readouterr().out == f"uploaded s3://{BUCKET}/baton/x.zip (3 bytes)\n"
+    etag = s3.head_object(Bucket=BUCKET, Key="baton/x.zip")["ETag"]
+    _upload(s3, BUCKET, "baton/x.zip", b"zip")
+    assert capsys.readouterr().out == ""
+    assert s3.head_object(Bucket=BUCKET, Key="baton/x.zip")["ETag"] == etag
+    _upload(s3, BUCKET, "baton/x.zip", b"zip, whole")  # a different size: an upload cut short, replaced
+    assert s3.get_object(Bucket=BUCKET, Key="baton/x.zip")["Body"].read() == b"zip, whole"
+
+
+@pytest.mark.parametrize(
+    ("status", "exists"),
+    [
+        ("CREATE_COMPLETE", True),
+        ("UPDATE_ROLLBACK_COMPLETE", True),
+        ("REVIEW_IN_PROGRESS", False),  # only ever given a CREATE change set: the next CREATE creates it
+        ("ROLLBACK_COMPLETE", "aws cloudformation delete-stack --stack-name baton-prod (the lake bucket is retained)"),
+        ("UPDATE_IN_PROGRESS", "baton-prod is UPDATE_IN_PROGRESS: deploy again once it is done"),
+    ],
+)
+def test_whether_the_stack_is_updated_created_or_refused(status: str, exists: bool | str) -> None:
+    """Stubbed: moto's change sets never fail (no ROLLBACK_COMPLETE), and a second CREATE change set of a stack
+    in REVIEW_IN_PROGRESS makes moto a second stack of the same name, where AWS reuses the one."""
+    cfn = boto3.client("cloudformation", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stack = {"StackName": "baton-prod", "CreationTime": "2025-01-01T00:00:00Z", "StackStatus": status}
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": "baton-prod"})
+        if isinstance(exists, str):
+            with pytest.raises(ConfigurationError, match=re.escape(exists)):
+                _stack_exists(cfn, "baton-prod")
+        else:
+            assert _stack_exists(cfn, "baton-prod") is exists
+        stub.assert_no_pending_responses()
+
+
+def test_a_stack_that_does_not_exist_is_created_and_other_errors_are_raised() -> None:
+    cfn = boto3.client("cloudformation", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(cfn) as stub:
+        stub.add_client_error("describe_stacks", "ValidationError", "Stack with id baton-prod does not exist")
+        stub.add_client_error("describe_stacks", "AccessDenied", "not authorized to perform DescribeStacks", 403)
+        assert _stack_exists(cfn, "baton-prod") is False
+        with pytest.raises(ClientError, match="AccessDenied"):
+            _stack_exists(cfn, "baton-prod")
