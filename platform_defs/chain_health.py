@@ -46,9 +46,8 @@ def _check(dataset_name: str) -> dg.AssetChecksDefinition:
         now = datetime.now().astimezone()
         problems = {
             parameter_name(chains.deployment, chain): problem
-            for chain, record in chains.records()
-            if chain.asset == dataset_name
-            and (problem := chain_problem(record, now, chains.stall_after_seconds)) is not None
+            for chain, record in chains.records(dataset_name)
+            if (problem := chain_problem(record, now, chains.stall_after_seconds)) is not None
         }
         return dg.AssetCheckResult(
             passed=not problems,

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from snowflake.connector.errors import ProgrammingError
+
 from dbt_like_sql.engine.quoting import string_literal
 from platform_defs.datasets import SNOWFLAKE_TYPES, Dataset
 from platform_defs.lake import PARTITION_COLUMN
@@ -18,6 +20,9 @@ from platform_defs.lake import PARTITION_COLUMN
 __all__ = ["LAKE_STAGE", "WarehouseLoad", "duplicate_keys", "ensure_stage", "ensure_table", "load_partition"]
 
 LAKE_STAGE = "RAW.LAKE"
+
+_DOES_NOT_EXIST = 2003
+"""Snowflake's error number for an object that does not exist (or that the role may not see)."""
 
 
 @dataclass(frozen=True)
@@ -64,8 +69,23 @@ def ensure_tables(conn: Any, datasets: Iterable[Dataset]) -> None:
 def load_partition(conn: Any, dataset: Dataset, partition: str, files: Sequence[str]) -> WarehouseLoad:
     """Replace the partition's rows with the rows of `files` (keys under the lake prefix).
 
-    The transaction goes through the connector (autocommit off, then commit or rollback), which
-    both Snowflake and the local stack honour.
+    The table is created (`ensure_table`) when the load finds none, instead of before every load:
+    only a dataset's first load needs it, and every other one would pay a round trip for it.
+    """
+    try:
+        return _replace_partition(conn, dataset, partition, files)
+    except ProgrammingError as exc:
+        if exc.errno != _DOES_NOT_EXIST:
+            raise
+    with conn.cursor() as cur:
+        ensure_table(cur, dataset)
+    return _replace_partition(conn, dataset, partition, files)
+
+
+def _replace_partition(conn: Any, dataset: Dataset, partition: str, files: Sequence[str]) -> WarehouseLoad:
+    """Delete and copy in one transaction, through the connector (autocommit off, then commit or rollback).
+
+    Both Snowflake and the local stack honour the connector's transaction.
     """
     relative = [f.removeprefix("lake/") for f in files]
     file_list = ", ".join(string_literal(f) for f in relative)

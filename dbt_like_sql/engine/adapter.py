@@ -1,7 +1,7 @@
 """The warehouse as the engine sees it: one adapter over a DB-API connection, dialect Snowflake.
 
-Written against the Snowflake connector's connection (what dagster-snowflake's
-`SnowflakeResource.get_connection()` yields; `pyformat` parameters), and only with statements
+Written against the Snowflake connector's connection (what the platform's Snowflake resource's
+`get_connection()` yields; `pyformat` parameters), and only with statements
 that both Snowflake and the local stack (fakesnow) accept: SHOW OBJECTS to learn what exists,
 information_schema for columns, `USE SCHEMA` before statements that need a current schema.
 """

@@ -204,10 +204,14 @@ class CursorStore(ABC):
         name = parameter_name(deployment, chain)
         return [CursorRecord.from_json(name, text) for text in self._history_values(name)]
 
-    def records(self, deployment: str) -> Iterator[tuple[ChainAddress, CursorRecord]]:
-        """Every chain of the deployment with its record; a record that does not parse raises."""
+    def records(self, deployment: str, asset: str | None = None) -> Iterator[tuple[ChainAddress, CursorRecord]]:
+        """Every chain of the deployment (or of one asset) with its record; a record that does not parse raises.
+
+        An asset's chains are listed under the asset's own path, so the store is not paged
+        through every other asset's chains too.
+        """
         base = chains_path(deployment)
-        for name, text in self._values_under(base):
+        for name, text in self._values_under(base if asset is None else f"{base}/{asset}"):
             yield ChainAddress.from_path(name.removeprefix(base)), CursorRecord.from_json(name, text)
 
     @abstractmethod

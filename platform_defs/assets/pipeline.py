@@ -12,7 +12,6 @@ from typing import Any, Literal
 
 import dagster as dg
 import pyarrow.parquet as pq
-from dagster_snowflake import SnowflakeResource
 
 from lambda_workers.chain.fanout import shard_ranges
 from lambda_workers.chain.link_result import LinkResult
@@ -24,7 +23,8 @@ from platform_defs.datasets import DATASETS, Dataset
 from platform_defs.lake import build_lake_partition, lake_files
 from platform_defs.resources.chains import ChainResource
 from platform_defs.resources.lake import Lake
-from platform_defs.warehouse import duplicate_keys, ensure_stage, ensure_table, load_partition
+from platform_defs.resources.warehouse import SnowflakeResource
+from platform_defs.warehouse import duplicate_keys, ensure_stage, load_partition
 
 __all__ = ["ExtractionConfig", "chain_pool", "dataset_assets"]
 
@@ -236,8 +236,7 @@ def _warehouse_asset(dataset: Dataset, storage_integration: str | None) -> dg.As
         with snowflake.get_connection() as conn:
             with conn.cursor() as cur:
                 ensure_stage(cur, lake.bucket, storage_integration)
-                ensure_table(cur, dataset)
-            load = load_partition(conn, dataset, partition, files)
+            load = load_partition(conn, dataset, partition, files)  # creates the table on the first load
             with conn.cursor() as cur:
                 duplicated, sample = duplicate_keys(cur, dataset)
         return dg.MaterializeResult(

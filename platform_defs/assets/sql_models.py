@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_snowflake import SnowflakeResource
 
 from dbt_like_sql.engine import (
     BuildResult,
@@ -40,6 +39,7 @@ from dbt_like_sql.engine import (
     run_test,
 )
 from platform_defs.datasets import DATASETS, Dataset
+from platform_defs.resources.warehouse import SnowflakeResource
 from platform_defs.sql_sources import RAW_SOURCE, platform_project
 from platform_defs.warehouse import ensure_tables
 

@@ -2,6 +2,6 @@
 
 from platform_defs.resources.build import build_resources
 from platform_defs.resources.lake import Lake, LocalLake
-from platform_defs.resources.warehouse import LocalSnowflakeResource
+from platform_defs.resources.warehouse import LocalSnowflakeResource, SnowflakeResource
 
-__all__ = ["Lake", "LocalLake", "LocalSnowflakeResource", "build_resources"]
+__all__ = ["Lake", "LocalLake", "LocalSnowflakeResource", "SnowflakeResource", "build_resources"]

@@ -6,12 +6,11 @@ from typing import Any
 
 from dagster import EnvVar
 from dagster_aws.s3 import S3Resource
-from dagster_snowflake import SnowflakeResource
 
 from platform_defs.resources.chains import ChainResource
 from platform_defs.resources.lake import Lake, LocalLake
 from platform_defs.resources.notifier import EmailNotifier, LocalEmailNotifier
-from platform_defs.resources.warehouse import LOCAL_SNOWFLAKE_CONNECTION_ARGS, LocalSnowflakeResource
+from platform_defs.resources.warehouse import LOCAL_SNOWFLAKE_CONNECTION_ARGS, LocalSnowflakeResource, SnowflakeResource
 from platform_defs.settings import Settings
 
 __all__ = ["build_resources"]

@@ -243,9 +243,9 @@ class ChainResource(ConfigurableResource):
         response = self.sqs().get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])
         return str(response["QueueUrl"])
 
-    def records(self) -> Iterator[tuple[ChainAddress, CursorRecord]]:
-        """Every chain record of this deployment, as the links committed them."""
-        return self.store().records(self.deployment)
+    def records(self, asset: str | None = None) -> Iterator[tuple[ChainAddress, CursorRecord]]:
+        """Every chain record of this deployment (or of one asset), as the links committed them."""
+        return self.store().records(self.deployment, asset)
 
     def _stop(self, event: LinkEvent, target: _LinkTarget | None, link_in_flight: bool) -> None:
         """The driving run was interrupted: flag the chain to halt, and see that it ends halted.

@@ -15,12 +15,12 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from dagster_snowflake import SnowflakeResource
 
 from dbt_like_sql import PROJECT_DIR
 from dbt_like_sql.engine import SnowflakeAdapter
 from local_stack.stack import LocalStack
 from platform_defs.resources import build_resources
+from platform_defs.resources.warehouse import SnowflakeResource
 from platform_defs.settings import load_settings
 
 SCHEMA_NAME_MACRO = "macros/generate_schema_name.sql"

@@ -11,10 +11,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from dagster_snowflake import SnowflakeResource
 
 from dbt_like_sql.engine import SnowflakeAdapter
 from platform_defs.cli import main as baton
+from platform_defs.resources.warehouse import SnowflakeResource
 from tests.dbt_like_sql.conftest import local_snowflake_output
 
 CASES = Path(__file__).parent / "cases"

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster_snowflake import SnowflakeResource
 
 from local_stack.stack import LocalStack
 from platform_defs.assets import dataset_assets
 from platform_defs.assets.sql_models import sql_model_assets
 from platform_defs.datasets import DATASETS
 from platform_defs.resources import build_resources
+from platform_defs.resources.warehouse import SnowflakeResource
 from platform_defs.settings import load_settings
 from platform_defs.sql_sources import platform_project
 from tests.dbt_like_sql.conftest import write_project

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dagster_snowflake import SnowflakeResource
 
 from dbt_like_sql.cli import main
 from dbt_like_sql.engine import ProjectConfigError, SnowflakeAdapter, Target, load_project
 from platform_defs.cli import main as baton
+from platform_defs.resources.warehouse import SnowflakeResource
 from tests.dbt_like_sql.conftest import local_snowflake_output, write_project
 
 PROJECT = {

@@ -48,6 +48,17 @@ def test_halt_flag_is_separate_from_the_record(ssm: Any, deployment: str) -> Non
     assert store.load(deployment, CHAIN)[1] is False
 
 
+def test_records_of_one_asset_leave_out_the_other_assets(ssm: Any, deployment: str) -> None:
+    store = SsmCursorStore(ssm)
+    chains = [CHAIN, ChainAddress("prices", "2024-01-03"), ChainAddress("prices_intraday", "2024-01-02")]
+    for chain in chains:
+        store.commit(deployment, chain, CursorRecord(chain_id=chain.path(), status=ChainStatus.DONE, cursor={}))
+    assert sorted(chain.path() for chain, _ in store.records(deployment)) == sorted(c.path() for c in chains)
+    assert sorted(chain.path() for chain, _ in store.records(deployment, "prices")) == sorted(
+        c.path() for c in chains[:2]
+    )
+
+
 @pytest.mark.parametrize(
     ("value", "problem"),
     [

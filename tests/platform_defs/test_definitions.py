@@ -12,12 +12,12 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from dagster_snowflake import SnowflakeResource
 
 from local_stack.home import PROJECT_ROOT
 from local_stack.stack import LocalStack
 from platform_defs.resources import Lake
 from platform_defs.resources.chains import ChainResource
+from platform_defs.resources.warehouse import SnowflakeResource
 
 
 @pytest.fixture(scope="module")

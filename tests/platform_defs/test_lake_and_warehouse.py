@@ -20,7 +20,7 @@ from local_stack.stack import LocalStack
 from platform_defs.datasets import DATASETS
 from platform_defs.lake import build_lake_partition
 from platform_defs.settings import load_settings
-from platform_defs.warehouse import ensure_stage, ensure_table, load_partition
+from platform_defs.warehouse import ensure_stage, load_partition
 from tests.lambda_workers.conftest import DeadlineContext
 
 HEADER = "action_id,symbol,ex_date,action_type,ratio,amount,currency\n"
@@ -109,8 +109,7 @@ def test_loading_a_partition_twice_replaces_it(lake: tuple[Any, str], warehouse:
     ensure_stage(cur, platform_lake, None)
     with pytest.raises(RuntimeError, match="points at s3://baton-lake/lake/, not at the lake s3://elsewhere/lake/"):
         ensure_stage(cur, "elsewhere", None)
-    ensure_table(cur, dataset)
-    first = load_partition(warehouse, dataset, "all", build.files)
+    first = load_partition(warehouse, dataset, "all", build.files)  # no table yet: the first load creates it
     second = load_partition(warehouse, dataset, "all", build.files)
     assert (first.rows_loaded, first.rows_in_partition) == (2, 2)
     assert (second.rows_loaded, second.rows_in_partition) == (2, 2)

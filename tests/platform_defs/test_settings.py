@@ -152,6 +152,25 @@ def test_the_code_location_loads_on_aws_settings_alone_and_warns_of_nothing() ->
     assert "Warning" not in result.stderr, result.stderr
 
 
+def test_the_code_location_imports_neither_snowpark_nor_the_snowflake_python_api() -> None:
+    """Each run worker imports the code location before its first step: unused libraries were half of that."""
+    unused = ("dagster_snowflake", "snowflake.snowpark", "snowflake.core")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import sys, platform_defs.definitions; print([m for m in {unused!r} if m in sys.modules])",
+        ],
+        env={**{k: v for k, v in os.environ.items() if not k.startswith(("SNOWFLAKE_", "BATON_", "AWS_"))}, **AWS_ENV},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_the_checkpoint_interval_is_a_deployments_setting_every_chain_it_starts_carries() -> None:
     """Fewer commits a link is fewer Parameter Store writes: the first change for many more chains."""
     chains = build_resources(load_settings({**AWS_ENV, "BATON_CHECKPOINT_SECONDS": "300"}))["chains"]
