@@ -15,11 +15,13 @@ from platform_defs.resources import build_resources
 from platform_defs.settings import AwsSettings, ConfigurationError, load_settings, vendor_variable
 
 
-def load_definitions(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Import the code location in a fresh interpreter, as `dagster dev` does."""
+def load_definitions(
+    env: dict[str, str], code: str = "import platform_defs.definitions", *options: str
+) -> subprocess.CompletedProcess[str]:
+    """Import the code location in a fresh interpreter, as `dagster dev` and each run worker do; then run `code`."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("SNOWFLAKE_", "BATON_", "AWS_"))}
     return subprocess.run(
-        [sys.executable, "-c", "import platform_defs.definitions"],
+        [sys.executable, *options, "-c", code],
         env={**environ, **env},
         capture_output=True,
         text=True,
@@ -139,14 +141,7 @@ def test_the_stacks_environment_is_all_the_platform_needs(local_stack: LocalStac
 
 def test_the_code_location_loads_on_aws_settings_alone_and_warns_of_nothing() -> None:
     """No stack, no emulator: the variables are all it takes, and no Beta/Preview/Supersession warning shows."""
-    result = subprocess.run(
-        [sys.executable, "-W", "always", "-c", "import platform_defs.definitions as d; print(len(d.assets))"],
-        env={**{k: v for k, v in os.environ.items() if not k.startswith(("SNOWFLAKE_", "BATON_", "AWS_"))}, **AWS_ENV},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = load_definitions(AWS_ENV, "import platform_defs.definitions as d; print(len(d.assets))", "-W", "always")
     assert result.returncode == 0, result.stderr
     assert int(result.stdout) > 0
     assert "Warning" not in result.stderr, result.stderr
@@ -155,17 +150,8 @@ def test_the_code_location_loads_on_aws_settings_alone_and_warns_of_nothing() ->
 def test_the_code_location_imports_neither_snowpark_nor_the_snowflake_python_api() -> None:
     """Each run worker imports the code location before its first step: unused libraries were half of that."""
     unused = ("dagster_snowflake", "snowflake.snowpark", "snowflake.core")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            f"import sys, platform_defs.definitions; print([m for m in {unused!r} if m in sys.modules])",
-        ],
-        env={**{k: v for k, v in os.environ.items() if not k.startswith(("SNOWFLAKE_", "BATON_", "AWS_"))}, **AWS_ENV},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = load_definitions(
+        AWS_ENV, f"import sys, platform_defs.definitions; print([m for m in {unused!r} if m in sys.modules])"
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
