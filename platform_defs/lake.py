@@ -6,12 +6,21 @@ newest chain wins, since chain ids sort by start time). Rejected rows go to the 
 with their reason, like the worker's. The Parquet parts are written before stale parts are
 removed, so a reader never sees a partition with nothing in it.
 
-The build streams: chunks are fetched and typed a few at a time on threads
-(`platform_defs.raw_chunks`, Arrow's JSON reader for a vendor's body), spread over buckets on
-local disk by key (`platform_defs.key_buckets`), and each bucket is deduplicated, sorted by the
-key and appended to the Parquet part being written. Its memory is a few chunks and one bucket,
-the same for a partition of a million rows as for one of ten million. Each part is sorted by the
-key; a partition of more than one bucket is sorted within each bucket's rows.
+The build streams: chunks are fetched a few at a time on threads and typed one at a time on the
+building thread (`platform_defs.raw_chunks`, Arrow's JSON reader for a vendor's body), spread
+over buckets on local disk by key (`platform_defs.key_buckets`), and each bucket is
+deduplicated, sorted by the key and appended to the Parquet part being written. Its memory is a
+few chunks and one bucket, the same for a partition of a million rows as for one of ten million.
+Each part is sorted by the key; a partition of more than one bucket is sorted within each
+bucket's rows.
+
+Arrow's allocator (mimalloc) keeps what it frees for reuse, in a heap per thread, and how much
+it keeps grows with what is allocated at once. So the typing stays off the fetching threads
+(typed on all four, each with a heap of its own, the step peaked 40-60 MB higher, for a build
+hardly faster on two cores; a task of one vCPU has no second core to type on), and a bucket
+holds at most 50,000 rows, not 100,000 (30-40 MB less at ten million rows). Buckets are gathered
+into row groups of at least 50,000 rows, as large as one bucket of 100,000 made them: a row
+group of one bucket made the Parquet 16 % larger.
 """
 
 from __future__ import annotations
@@ -51,8 +60,9 @@ from platform_defs.raw_chunks import ChunkRows, read_chunk
 __all__ = ["PARTITION_COLUMN", "LakeBuild", "LakeInputError", "build_lake_partition", "lake_files"]
 
 ROWS_PER_PART = 1_000_000
-ROWS_PER_BUCKET = 100_000  # rows deduplicated in memory at once: the bound on the build's memory
-READ_AHEAD = 4  # chunks fetched and typed at once, on threads: S3 round trips overlap the parsing
+ROWS_PER_BUCKET = 50_000  # rows deduplicated in memory at once: the bound on the build's memory
+ROWS_PER_ROW_GROUP = 50_000  # deduplicated buckets gathered into a row group: at least this many rows
+READ_AHEAD = 4  # chunks fetched at once, on threads: S3 round trips overlap the typing
 PARTITION_COLUMN = "_partition"  # lets the warehouse replace exactly one partition on reload
 _ORDINAL = "__ordinal"  # delivery order across the partition's chunks: the last delivery of a key wins
 # Parts go up from local disk in 8 MB pieces, two at a time: boto3's default of ten at once would
@@ -121,10 +131,11 @@ def build_lake_partition(
         buckets = KeyBuckets(Path(scratch), schema, dataset.key, expected, ROWS_PER_BUCKET)
         with gzip.open(Path(scratch) / "rejects.jsonl.gz", "wt", compresslevel=1) as rejects:
 
-            def read(chunk: ChunkKey) -> ChunkRows:
-                return _read_chunk(s3, bucket, dataset, chunk, twins)
+            def fetch(chunk: ChunkKey) -> _Fetched:
+                return _fetch_chunk(s3, bucket, chunk, twins)
 
-            for rows in _read_ahead(read, chunks, READ_AHEAD):
+            for fetched in _read_ahead(fetch, chunks, READ_AHEAD):
+                rows = _typed_chunk(bucket, dataset, fetched)
                 tally.quarantined += rows.records - rows.typed.table.num_rows - len(rows.typed.rejects)
                 for reject in rows.typed.rejects:
                     rejects.write(json.dumps(reject, default=str) + "\n")
@@ -223,43 +234,69 @@ def _newest_per_key(table: pa.Table, key: list[str]) -> pa.Table:
 def _write_parts(
     s3: Any, bucket: str, dataset: Dataset, partition: str, scratch: Path, buckets: KeyBuckets, tally: _Tally
 ) -> list[str]:
-    """Each bucket deduplicated and sorted, appended to parts of about `ROWS_PER_PART` rows, then uploaded."""
+    """Each bucket deduplicated and sorted, appended to parts of about `ROWS_PER_PART` rows, then uploaded.
+
+    Buckets go into a part in row groups of at least `ROWS_PER_ROW_GROUP` rows, a few buckets each:
+    a row group of one bucket would be smaller than compresses well.
+    """
     prefix = dataset.lake_prefix(partition)
     schema = pa.schema([(c.name, ARROW_TYPES[c.type]) for c in dataset.columns] + [(PARTITION_COLUMN, pa.string())])
     keys: list[str] = []
     writer: pq.ParquetWriter | None = None
     part_rows = 0
+    group: list[pa.Table] = []  # deduplicated buckets not yet written, the next row group
+    group_rows = 0
+
+    def write_group() -> pq.ParquetWriter:
+        """The gathered buckets as one row group of the part being written, which is opened if need be."""
+        nonlocal writer, group_rows
+        if writer is None:
+            writer = pq.ParquetWriter(str(scratch / "part.parquet"), schema, compression="zstd")
+        if group:
+            writer.write_table(pa.concat_tables(group))  # chunked, not combined: one row group, no copy
+        group.clear()
+        group_rows = 0
+        return writer
 
     def finish_part() -> None:
         nonlocal writer, part_rows
-        if writer is not None:
-            writer.close()
-            key = f"{prefix}/part-{len(keys):05d}.parquet"
-            s3.upload_file(str(scratch / "part.parquet"), bucket, key, Config=_UPLOAD)
-            keys.append(key)
+        write_group().close()
+        key = f"{prefix}/part-{len(keys):05d}.parquet"
+        s3.upload_file(str(scratch / "part.parquet"), bucket, key, Config=_UPLOAD)
+        keys.append(key)
         writer, part_rows = None, 0
 
     for rows in buckets.buckets():
         deduped = _newest_per_key(rows, list(dataset.key)).drop_columns([_ORDINAL])
         deduped = deduped.append_column(PARTITION_COLUMN, pa.array([partition] * deduped.num_rows, pa.string()))
-        if writer is None:
-            writer = pq.ParquetWriter(str(scratch / "part.parquet"), schema, compression="zstd")
-        writer.write_table(deduped)
+        group.append(deduped)
+        group_rows += deduped.num_rows
         part_rows += deduped.num_rows
         tally.lake_rows += deduped.num_rows
+        if group_rows >= ROWS_PER_ROW_GROUP:
+            write_group()
         if part_rows >= ROWS_PER_PART:
             finish_part()
-    if writer is None and not keys:
-        writer = pq.ParquetWriter(str(scratch / "part.parquet"), schema, compression="zstd")  # an empty partition
-    finish_part()
+    if writer is not None or group or not keys:
+        finish_part()  # the rest; for a partition without rows, its one empty part
     stale = [k for k in _list_keys(s3, bucket, prefix + "/", suffix=".parquet") if k not in keys]
     if stale:
         s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in stale], "Quiet": True})
     return keys
 
 
-def _read_chunk(s3: Any, bucket: str, dataset: Dataset, chunk: ChunkKey, twins: set[str]) -> ChunkRows:
-    """One chunk's rows, without those its quarantine twin (if any) holds; `LakeInputError` names a bad object."""
+@dataclass(frozen=True)
+class _Fetched:
+    """A chunk as S3 holds it, and the indexes (in the chunk) of the rows its quarantine twin holds."""
+
+    chunk: ChunkKey
+    body: bytes
+    metadata: dict[str, str]
+    quarantined: set[int]
+
+
+def _fetch_chunk(s3: Any, bucket: str, chunk: ChunkKey, twins: set[str]) -> _Fetched:
+    """The chunk's object and its twin's row indexes, if it has a twin; `LakeInputError` names a bad twin."""
     twin = replace(chunk, prefix=_quarantine_twin(chunk.prefix), suffix=RECORDS_SUFFIX).key
     quarantined: set[int] = set()
     if twin in twins:
@@ -267,8 +304,17 @@ def _read_chunk(s3: Any, bucket: str, dataset: Dataset, chunk: ChunkKey, twins: 
             int(row["row"]) - chunk.row_from for row in _guarded(bucket, twin, lambda: _twin_rows(s3, bucket, twin))
         }
     response = s3.get_object(Bucket=bucket, Key=chunk.key)
-    body, metadata = response["Body"].read(), response.get("Metadata", {})
-    return _guarded(bucket, chunk.key, lambda: read_chunk(chunk.key, body, metadata, dataset.columns, quarantined))
+    return _Fetched(chunk, response["Body"].read(), response.get("Metadata", {}), quarantined)
+
+
+def _typed_chunk(bucket: str, dataset: Dataset, fetched: _Fetched) -> ChunkRows:
+    """The fetched chunk's rows, without those its twin holds; `LakeInputError` names a bad object."""
+    chunk = fetched.chunk
+    return _guarded(
+        bucket,
+        chunk.key,
+        lambda: read_chunk(chunk.key, fetched.body, fetched.metadata, dataset.columns, fetched.quarantined),
+    )
 
 
 def _twin_rows(s3: Any, bucket: str, key: str) -> list[dict[str, Any]]:

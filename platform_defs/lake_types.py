@@ -85,18 +85,29 @@ def _typed(
     values: Callable[[str], list[Any] | pa.Array],
     rejected: Callable[[int], dict[str, Any]],
 ) -> TypedBatch:
+    """The typed table; the reasons are worked out only for the columns with a value bad or missing.
+
+    A clean column costs its cast and a null count, not a reason array per column: typing runs on
+    one thread, once per chunk of every partition, and most chunks are clean.
+    """
     arrays: dict[str, pa.Array] = {}
-    reasons = pa.nulls(rows, pa.string())
+    faults: list[tuple[ColumnSpec, pa.Array | None, pa.Array | None]] = []  # column, invalid, missing
     for column in columns:
         typed, invalid = _typed_column(values(column.name), column.type)
-        missing = pc.is_null(typed) if column.required else pa.array([False] * rows, pa.bool_())
-        missing = pc.and_(missing, pc.invert(invalid))
-        reasons = pc.if_else(
-            pc.and_(pc.is_null(reasons), invalid), f"{column.name!r} is not a valid {column.type}", reasons
-        )
-        reasons = pc.if_else(pc.and_(pc.is_null(reasons), missing), f"{column.name!r} is missing", reasons)
+        missing = None
+        if column.required and typed.null_count:
+            missing = pc.is_null(typed) if invalid is None else pc.and_(pc.is_null(typed), pc.invert(invalid))
+        if invalid is not None or missing is not None:
+            faults.append((column, invalid, missing))
         arrays[column.name] = typed
     table = pa.table(arrays, schema=pa.schema([(c.name, ARROW_TYPES[c.type]) for c in columns]))
+    reasons = pa.nulls(rows, pa.string())
+    for column, invalid, missing in faults:
+        if invalid is not None:
+            reason = f"{column.name!r} is not a valid {column.type}"
+            reasons = pc.if_else(pc.and_(pc.is_null(reasons), invalid), reason, reasons)
+        if missing is not None:
+            reasons = pc.if_else(pc.and_(pc.is_null(reasons), missing), f"{column.name!r} is missing", reasons)
     if reasons.null_count == rows:
         return TypedBatch(table, [])
     rejects = [
@@ -107,15 +118,14 @@ def _typed(
     return TypedBatch(table.filter(pc.is_null(reasons)), rejects)
 
 
-def _typed_column(values: list[Any] | pa.Array, type_name: str) -> tuple[pa.Array, pa.Array]:
-    """The column as its Arrow type, and which values were present but not of that type.
+def _typed_column(values: list[Any] | pa.Array, type_name: str) -> tuple[pa.Array, pa.Array | None]:
+    """The column as its Arrow type, and which values were present but not of that type (None: none were).
 
     An absent value (None, or an empty string) is null, never invalid.
     """
     target = ARROW_TYPES[type_name]
-    no_invalid = pa.array([False] * len(values), pa.bool_())
     try:
-        return _cast_all(_present(values), type_name, target), no_invalid
+        return _cast_all(_present(values), type_name, target), None
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, _Invalid):
         one = _ONE_VALUE[type_name]
         typed: list[Any] = []

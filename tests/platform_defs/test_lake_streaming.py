@@ -112,6 +112,26 @@ def test_duplicates_across_chains_and_buckets_keep_the_newest_delivery(
     assert closes == {s: 2.0 if 10 <= n < 30 else 1.0 for n, s in enumerate(symbols)}
 
 
+def test_buckets_are_gathered_into_row_groups_and_parts_of_at_least_their_size(
+    lake: tuple[Any, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3, bucket = lake
+    monkeypatch.setattr(lake_module, "ROWS_PER_BUCKET", 4)  # 60 rows: sixteen buckets of about 4
+    monkeypatch.setattr(lake_module, "ROWS_PER_ROW_GROUP", 10)
+    monkeypatch.setattr(lake_module, "ROWS_PER_PART", 25)
+    symbols = [f"S{n:02d}" for n in range(60)]
+    write_body(s3, bucket, "20240304T010000Z-aaaaaaaa", 0, {"data": [price(s) for s in symbols]})
+    build = build_lake_partition(s3, bucket, PRICES, PRICES.raw_prefix(DAY), DAY)
+    assert build.lake_rows == 60
+    assert sorted(row["symbol"] for row in lake_table(s3, bucket)) == symbols
+    files = [pq.ParquetFile(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read())) for key in build.files]
+    part_rows = [f.metadata.num_rows for f in files]
+    assert len(files) > 1 and all(rows >= 25 for rows in part_rows[:-1]), part_rows
+    for f in files:
+        groups = [f.metadata.row_group(index).num_rows for index in range(f.metadata.num_row_groups)]
+        assert all(rows >= 10 for rows in groups[:-1]), f"buckets of about 4 rows, gathered: {groups}"
+
+
 def test_an_unreadable_body_names_its_object_and_writes_nothing(lake: tuple[Any, str]) -> None:
     s3, bucket = lake
     write_body(s3, bucket, "20240304T010000Z-aaaaaaaa", 0, {"data": [price("A")]})
