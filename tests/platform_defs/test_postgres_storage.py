@@ -124,8 +124,8 @@ def test_dagster_keeps_runs_events_and_chain_metadata_in_postgres_across_a_daemo
     assert first.status == dg.DagsterRunStatus.SUCCESS, [e.message for e in instance.all_logs(first.run_id)][-5:]
 
     assert query(postgres, "SELECT status FROM runs WHERE run_id = %s", first.run_id) == [("SUCCESS",)]
-    events = query(postgres, "SELECT count(*) FROM event_logs WHERE run_id = %s", first.run_id)[0][0]
-    assert events > 10, "the run's events are rows in PostgreSQL"
+    events = query(postgres, "SELECT id, event FROM event_logs WHERE run_id = %s ORDER BY id", first.run_id)
+    assert len(events) > 10, "the run's events are rows in PostgreSQL"
     metadata = chain_metadata(postgres, first.run_id)
     assert (metadata["status"], metadata["rows"], metadata["cursor"]) == ("done", 3000, {"offset": 3000})
     assert metadata["ssm_parameter"] == f"/baton/local/chains/prices/{FIRST}"
@@ -139,8 +139,10 @@ def test_dagster_keeps_runs_events_and_chain_metadata_in_postgres_across_a_daemo
     assert second.status == dg.DagsterRunStatus.SUCCESS
 
     assert query(postgres, "SELECT status FROM runs WHERE run_id = %s", first.run_id) == [("SUCCESS",)]
-    after = query(postgres, "SELECT count(*) FROM event_logs WHERE run_id = %s", first.run_id)[0][0]
-    assert after == events, "the first run's events are all still there, and only they"
+    # The run worker's last engine events (its process exiting) may land after the run's status:
+    # what counts is that every event recorded before the restart is still there, unchanged.
+    after = query(postgres, "SELECT id, event FROM event_logs WHERE run_id = %s ORDER BY id", first.run_id)
+    assert after[: len(events)] == events, "the first run's events are all still there, unchanged"
     assert chain_metadata(postgres, first.run_id) == metadata
     heartbeats = query(postgres, "SELECT count(DISTINCT daemon_type) FROM daemon_heartbeats")[0][0]
     assert heartbeats >= 3, "the daemons beat into PostgreSQL"
